@@ -1,0 +1,1 @@
+"""queuecast proxy: Genesys Cloud queue events in, Server-Sent Events out."""

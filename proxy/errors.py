@@ -1,0 +1,49 @@
+"""The proxy's one error hierarchy.
+
+Foreign errors (httpx, msgspec, trio) are translated at the boundary with
+``raise ... from exc`` so callers only ever catch these.
+"""
+
+from __future__ import annotations
+
+
+class QueuecastError(Exception):
+    """Base of every error the proxy raises on purpose."""
+
+
+class ConfigError(QueuecastError):
+    """A ``QC_*`` setting is missing or invalid. The message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class InvalidInput(QueuecastError):
+    """A callback body failed validation. ``field`` is a JSON path such as ``$[2].payload.queueState.queueId``."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class UpstreamError(QueuecastError):
+    """The Genesys side answered with something we cannot use."""
+
+
+class AuthError(UpstreamError):
+    """OAuth failed. ``fatal`` is true for ``invalid_client``: retrying cannot help."""
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+class RateLimited(UpstreamError):
+    """The platform answered 429; ``retry_after_s`` is how long to wait."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after_s:g} s")
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,1 @@
+"""HTTP edge: app factory, routes, SSE stream, CORS."""

@@ -1,0 +1,1 @@
+"""The hub: frames with resumable ids, a broker that keeps them, and bounded per-client subscribers."""

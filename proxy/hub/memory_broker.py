@@ -1,0 +1,109 @@
+"""In-memory broker: a ring buffer of recent deltas for resume, and the current view of every queue."""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from proxy.http.sse import encode_event
+from proxy.hub.broker import Start
+from proxy.hub.frames import Frame, parse_frame_id
+from proxy.hub.subscriber import Subscriber
+from proxy.state.view import QueueView
+from proxy.timefmt import iso, utcnow
+
+_encode = msgspec.json.Encoder().encode
+
+
+class MemoryBroker:
+    """Single-process :class:`~proxy.hub.broker.Broker`. All methods are synchronous, hence atomic under trio."""
+
+    def __init__(self, *, ring_size: int, epoch: str | None = None, now: Callable[[], str] | None = None) -> None:
+        self.epoch = epoch or secrets.token_hex(3)
+        self._seq = 0
+        self._ring: deque[Frame] = deque(maxlen=ring_size)
+        self._current: dict[str, QueueView] = {}
+        self._subscribers: set[Subscriber] = set()
+        self._status: dict[str, Any] = {}
+        self._status_event: bytes | None = None
+        self._now = now or (lambda: iso(utcnow()))
+        self.frames_published = 0
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def status(self) -> Mapping[str, Any]:
+        return self._status
+
+    def publish(self, views: Mapping[str, QueueView], removed: tuple[str, ...] = ()) -> Frame:
+        self._seq += 1
+        frame = Frame("delta", self.epoch, self._seq, self._now(), dict(views), removed)
+        self._ring.append(frame)
+        for queue_id in removed:
+            self._current.pop(queue_id, None)
+        self._current.update(views)
+        self.frames_published += 1
+        for subscriber in list(self._subscribers):
+            subscriber.offer(frame)
+            if subscriber.closed_reason is not None:
+                self._subscribers.discard(subscriber)
+        return frame
+
+    def set_status(self, status: Mapping[str, Any]) -> None:
+        self._status = dict(status)
+        self._status_event = encode_event(_encode(self._status), event="status")
+        for subscriber in self._subscribers:
+            subscriber.offer_status(self._status_event)
+
+    def snapshot(self, only: frozenset[str] | None = None) -> Frame:
+        views = self._current if only is None else {q: v for q, v in self._current.items() if q in only}
+        return Frame("snapshot", self.epoch, self._seq, self._now(), dict(views), (), self._status)
+
+    def _missed(self, last_event_id: str | None) -> list[Frame] | None:
+        """The frames after ``last_event_id``, or None when it cannot be honoured exactly."""
+        if last_event_id is None:
+            return None
+        parsed = parse_frame_id(last_event_id)
+        if parsed is None or parsed[0] != self.epoch:
+            return None
+        seq = parsed[1]
+        if seq > self._seq:
+            return None  # from the future: not ours to trust
+        if seq == self._seq:
+            return []
+        if not self._ring or self._ring[0].seq > seq + 1:
+            return None  # older than the ring buffer
+        return [f for f in self._ring if f.seq > seq]
+
+    def attach(self, subscriber: Subscriber, last_event_id: str | None) -> Start:
+        missed = self._missed(last_event_id)
+        start: Start
+        if missed is None:
+            subscriber.offer(self.snapshot(subscriber.only))
+            start = "snapshot"
+        else:
+            for frame in missed:
+                subscriber.offer(frame)
+            start = "replay"
+        if self._status_event is not None:
+            subscriber.offer_status(self._status_event)
+        self._subscribers.add(subscriber)
+        return start
+
+    def detach(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def close_all(self, reason: str) -> None:
+        for subscriber in list(self._subscribers):
+            subscriber.close(reason)
+        self._subscribers.clear()

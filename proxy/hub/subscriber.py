@@ -1,0 +1,117 @@
+"""One SSE client's bounded mailbox.
+
+The publisher calls :meth:`Subscriber.offer` and never waits: when more than ``capacity`` frames
+are pending they are coalesced into one (views are whole, the newest wins), and a client whose
+mailbox stays coalesced for ``stall_s`` without draining is closed with reason ``"stalled"``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import trio
+
+from proxy.hub.frames import Frame, merge_frames
+from proxy.http.sse import encode_event
+
+
+class SubscriberClosed(Exception):
+    """The subscriber was closed (``reason``: ``"stalled"``, ``"shutdown"``, ...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Subscriber:
+    __slots__ = (
+        "_clock",
+        "_pending",
+        "_status",
+        "_wake",
+        "capacity",
+        "closed_reason",
+        "coalesced",
+        "full_since",
+        "only",
+        "stall_s",
+    )
+
+    def __init__(
+        self,
+        *,
+        capacity: int,
+        stall_s: float,
+        only: frozenset[str] | None = None,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
+        self.capacity = capacity
+        self.stall_s = stall_s
+        self.only = only
+        self._clock = clock
+        self._pending: deque[Frame] = deque()
+        self._status: bytes | None = None
+        self._wake = trio.Event()
+        self.closed_reason: str | None = None
+        self.full_since: float | None = None
+        self.coalesced = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def offer(self, frame: Frame) -> None:
+        """Queue ``frame`` for this client (skipped when it touches none of its queues). Never blocks."""
+        if self.closed_reason is not None or (frame.kind == "delta" and not frame.touches(self.only)):
+            return
+        self._pending.append(frame)
+        if len(self._pending) > self.capacity:
+            merged = merge_frames(list(self._pending))
+            self._pending.clear()
+            self._pending.append(merged)
+            self.coalesced += 1
+            now = self._clock()
+            if self.full_since is None:
+                self.full_since = now
+            elif now - self.full_since > self.stall_s:
+                self.close("stalled")
+                return
+        self._wake.set()
+
+    def offer_status(self, encoded: bytes) -> None:
+        """Replace any pending status event with ``encoded`` (only the newest status matters)."""
+        if self.closed_reason is None:
+            self._status = encoded
+            self._wake.set()
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            self._pending.clear()
+            self._status = None
+            self._wake.set()
+
+    def drain(self) -> list[bytes]:
+        """Take everything pending, encoded as SSE events, without waiting (may be empty)."""
+        if self.closed_reason is not None:
+            raise SubscriberClosed(self.closed_reason)
+        out = [encode_event(f.data(self.only), event=f.kind, id=f.id) for f in self._pending]
+        self._pending.clear()
+        self.full_since = None
+        if self._status is not None:
+            out.append(self._status)
+            self._status = None
+        self._wake = trio.Event()
+        return out
+
+    async def next(self) -> list[bytes]:
+        """Wait for frames (or closure); raises :class:`SubscriberClosed` once closed."""
+        while True:
+            if self.closed_reason is not None:
+                raise SubscriberClosed(self.closed_reason)
+            if self._pending or self._status is not None:
+                return self.drain()
+            await self._wake.wait()
+            if not (self._pending or self._status is not None or self.closed_reason):
+                self._wake = trio.Event()

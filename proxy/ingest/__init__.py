@@ -1,0 +1,1 @@
+"""Ingest: callback envelopes, authentication, topic filter, dedupe, translation to observations."""

@@ -1,0 +1,113 @@
+"""Inbound wire shapes as ``msgspec`` structs (DESIGN 3.1–3.3), parsed once at the boundary.
+
+Unknown fields are ignored (forward compatibility); an absent field is ``UNSET`` (unchanged).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+NonNeg = Annotated[int, Meta(ge=0)]
+NonEmpty = Annotated[str, Meta(min_length=1)]
+Instant = Annotated[datetime, Meta(tz=True)]
+
+
+class Stat(Struct, frozen=True):
+    count: NonNeg
+    sum: NonNeg = 0
+
+
+class ServiceLevelIn(Struct, frozen=True):
+    numerator: NonNeg
+    denominator: NonNeg
+    target: Annotated[float, Meta(ge=0, le=1)] | None = None
+
+
+class IntervalIn(Struct, frozen=True):
+    start: Instant
+    end: Instant
+    nOffered: NonNeg | UnsetType = UNSET
+    tAnswered: Stat | UnsetType = UNSET
+    tAbandon: Stat | UnsetType = UNSET
+    oServiceLevel: ServiceLevelIn | UnsetType = UNSET
+
+
+class QueueStateIn(Struct, frozen=True):
+    """``payload.queueState`` of the queue-update topic: absolute values for one (queue, media)."""
+
+    queueId: NonEmpty
+    mediaType: NonEmpty
+    observedAt: Instant
+    queueName: str | UnsetType = UNSET
+    oWaiting: NonNeg | UnsetType = UNSET
+    oInteracting: NonNeg | UnsetType = UNSET
+    oAlerting: NonNeg | UnsetType = UNSET
+    oLongestWaiting: Instant | None | UnsetType = UNSET
+    oUserRoutingStatuses: dict[str, NonNeg] | UnsetType = UNSET
+    interval: IntervalIn | UnsetType = UNSET
+
+
+class QueueUpdatePayload(Struct, frozen=True):
+    queueState: QueueStateIn
+
+
+class EventBusEnvelope(Struct, frozen=True):
+    """The guide's Event Bus delivery (DESIGN 3.1); ``payload`` is validated per topic afterwards."""
+
+    eventId: NonEmpty
+    topic: NonEmpty
+    timestamp: Instant
+    subscriptionId: str | UnsetType = UNSET
+    payload: Any = None
+
+
+class EventBridgeDetail(Struct, frozen=True):
+    topicName: NonEmpty
+    eventBody: Any = None
+    version: str | UnsetType = UNSET
+    metadata: dict[str, Any] | UnsetType = UNSET
+
+
+class EventBridgeEnvelope(Struct, frozen=True, rename={"detail_type": "detail-type"}):
+    """An EventBridge API-destination delivery (DESIGN 3.2); deduped on ``id``."""
+
+    id: NonEmpty
+    detail_type: NonEmpty
+    time: Instant
+    detail: EventBridgeDetail
+    source: str | UnsetType = UNSET
+    version: str | UnsetType = UNSET
+
+
+class MetricIn(Struct, frozen=True):
+    metric: NonEmpty
+    stats: dict[str, float]
+    qualifier: str | None = None
+
+
+class DataIn(Struct, frozen=True):
+    interval: NonEmpty
+    metrics: list[MetricIn]
+
+
+class ObservationsBody(Struct, frozen=True):
+    """``v2.analytics.queues.{id}.observations`` event body (reference §3)."""
+
+    group: dict[str, str]
+    data: list[DataIn]
+
+
+class NotificationFrame(Struct, frozen=True):
+    """One Notifications WebSocket text frame."""
+
+    topicName: str
+    eventBody: Any = None
+    version: str | UnsetType = UNSET
+    metadata: dict[str, Any] | UnsetType = UNSET
+
+
+decode_json = msgspec.json.Decoder().decode

@@ -1,0 +1,78 @@
+"""The proxy's runtime: the one object that owns state, hub and ingest for an app.
+
+Built by :func:`build_runtime` from :class:`~proxy.settings.Settings`; its long-lived loops run
+in :meth:`Runtime.serve`, which the app starts in its lifespan nursery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import trio
+
+from proxy.hub.memory_broker import MemoryBroker
+from proxy.ingest.dedupe import Deduper
+from proxy.ingest.pipeline import Ingestor
+from proxy.ingest.signature import CallbackAuth
+from proxy.ingest.topics import TopicFilter
+from proxy.metrics import Metrics
+from proxy.settings import Settings
+from proxy.state.aggregator import Aggregator
+from proxy.state.reducer import Reducer
+from proxy.upstream.status import StatusTracker
+
+
+@dataclass(eq=False)
+class Runtime:
+    settings: Settings
+    metrics: Metrics
+    reducer: Reducer
+    broker: MemoryBroker
+    aggregator: Aggregator
+    ingestor: Ingestor
+    topics: TopicFilter
+    auth: CallbackAuth
+    status: StatusTracker
+    ready: bool = False
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the aggregator and the status watchdog (and, later, the upstream) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.aggregator.serve)
+            await nursery.start(self.status.watch)
+            if self.settings.upstream != "callback":
+                from proxy.upstream.runner import run_upstream  # noqa: PLC0415  # only in pull/provision modes
+
+                await nursery.start(run_upstream, self)
+            self.ready = True
+            task_status.started()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    metrics = Metrics()
+    reducer = Reducer()
+    broker = MemoryBroker(ring_size=settings.ring_size)
+    aggregator = Aggregator(reducer, broker, window_s=settings.aggregate_s, metrics=metrics)
+    status = StatusTracker(stale_after_s=settings.stale_after_s, publish=broker.set_status)
+    ingestor = Ingestor(
+        reducer=reducer,
+        aggregator=aggregator,
+        deduper=Deduper(horizon_s=settings.dedupe_horizon_s, max_ids=settings.dedupe_max_ids),
+        metrics=metrics,
+        on_event=status.note_event,
+    )
+    return Runtime(
+        settings=settings,
+        metrics=metrics,
+        reducer=reducer,
+        broker=broker,
+        aggregator=aggregator,
+        ingestor=ingestor,
+        topics=TopicFilter(settings.topics),
+        auth=CallbackAuth(
+            secret=settings.callback_secret,
+            api_key=settings.callback_api_key,
+            api_key_header=settings.callback_api_key_header,
+        ),
+        status=status,
+    )

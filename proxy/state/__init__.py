@@ -1,0 +1,1 @@
+"""Queue state: normalized observations, the reducer, views and the aggregator."""

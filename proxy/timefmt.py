@@ -1,0 +1,28 @@
+"""RFC 3339 timestamps on the wire: always UTC, always milliseconds, always ``Z``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-27T21:00:00.123Z`` for an aware datetime (naive ones are taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso(moment)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp; ``ValueError`` unless it carries a zone (``Z`` or an offset)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return moment.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Upstream: the Genesys side (status tracking, token, Event Bus, Notifications, backfill)."""

@@ -1,0 +1,1 @@
+"""The ``queuecast`` command: one entry point for the proxy, the simulator, the demo and the bench."""

@@ -1,0 +1,5 @@
+import sys
+
+from queuecast.cli import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""``queuecast <command>``: dispatches to the proxy, the simulator, the demo, the bench, record/replay.
+
+Each command's module is imported only when that command runs, so the proxy and the simulator
+never import each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+COMMANDS = {
+    "proxy": "run the proxy (settings from QC_* variables; see README)",
+    "simulator": "run the fake Genesys Cloud (OAuth, Event Bus, Notifications, analytics, world)",
+    "demo": "simulator + proxy + wallboard in one process, in memory",
+    "bench": "end-to-end latency and throughput benchmark on loopback",
+    "record": "record what reaches the proxy into a JSONL trace",
+    "replay": "replay a JSONL trace through the callback",
+}
+
+
+def _usage() -> str:
+    lines = ["usage: queuecast <command> [options]", "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
+    lines += ["", "Run 'queuecast <command> --help' for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "proxy":
+        return proxy_main(rest)
+    if command == "simulator":
+        from simulator.cli import main as simulator_main  # noqa: PLC0415
+
+        return simulator_main(rest)
+    if command == "demo":
+        from queuecast.demo import main as demo_main  # noqa: PLC0415
+
+        return demo_main(rest)
+    if command == "bench":
+        from bench.run import main as bench_main  # noqa: PLC0415
+
+        return bench_main(rest)
+    if command in ("record", "replay"):
+        from bench import trace  # noqa: PLC0415
+
+        return trace.record_main(rest) if command == "record" else trace.replay_main(rest)
+    print(f"queuecast: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+    return 2
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def proxy_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="queuecast proxy",
+        description="Run the queuecast proxy. Every setting comes from a QC_* environment variable "
+        "(listed in the README); --host/--port override QC_HOST/QC_PORT.",
+    )
+    parser.add_argument("--host", help="interface to bind (QC_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port, 0 for any free one (QC_PORT, default 8080)")
+    args = parser.parse_args(argv)
+
+    import dataclasses  # noqa: PLC0415
+
+    import trio  # noqa: PLC0415
+
+    from proxy.errors import ConfigError  # noqa: PLC0415
+    from proxy.server import serve, wait_for_signal  # noqa: PLC0415
+    from proxy.settings import load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"queuecast proxy: configuration error: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = dataclasses.replace(settings, **overrides)
+    configure_logging(settings.log_level)
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(lambda task_status: serve(settings, shutdown_trigger=wait_for_signal,
+                                                                  task_status=task_status))
+            print(f"queuecast proxy listening on {url}  (wallboard: {url}/, stream: {url}/dashboard-stream)",
+                  flush=True)
+
+    try:
+        trio.run(run)
+    except KeyboardInterrupt:
+        pass
+    return 0
