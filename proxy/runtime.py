@@ -41,7 +41,7 @@ class Runtime:
             await nursery.start(self.aggregator.serve)
             await nursery.start(self.status.watch)
             if self.settings.upstream != "callback":
-                from proxy.upstream.runner import run_upstream  # noqa: PLC0415  # only in pull/provision modes
+                from proxy.upstream.runner import run_upstream  # only in pull/provision modes
 
                 await nursery.start(run_upstream, self)
             self.ready = True

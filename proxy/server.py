@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.config import Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
 
 from proxy.http.app import create_app
 from proxy.runtime import Runtime, build_runtime
@@ -55,15 +58,32 @@ async def serve(
         await trigger()
         rt.broker.close_all("shutdown")
 
-    binds = await _start(app, hypercorn_config(settings.host, settings.port), _shutdown, task_status)
-    del binds
-
-
-async def _start(app: object, config: Config, trigger: Callable[[], Awaitable[None]],
-                 task_status: trio.TaskStatus[str]) -> list[str]:
+    config = hypercorn_config(settings.host, settings.port)
+    sockets = listening_sockets(config, user_timeout_s=settings.client_stall_s)
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(
-            functools.partial(hypercorn_serve, app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
+            functools.partial(
+                worker_serve,
+                wrap_app(app, config.wsgi_max_body_size, None),  # type: ignore[arg-type]  # QuartTrio is ASGI
+                config,
+                sockets=sockets,
+                shutdown_trigger=_shutdown,
+            )
         )
         task_status.started(binds[0])
-    return binds
+
+
+def listening_sockets(config: Config, *, user_timeout_s: float) -> Sockets:
+    """Bind the listening sockets with ``TCP_USER_TIMEOUT`` set (accepted sockets inherit it).
+
+    Hypercorn shields its socket writes from cancellation, so a client that stops reading would hold
+    its stream's task in ``send_all`` forever. With ``TCP_USER_TIMEOUT`` the kernel aborts a connection
+    whose peer has acknowledged nothing (zero-window probes included) for that long, the write fails,
+    and the stream ends: a stalled client cannot pin memory or a task however it misbehaves.
+    """
+    sockets = config.create_sockets()
+    for sock in (*sockets.insecure_sockets, *sockets.secure_sockets):
+        if hasattr(socket, "TCP_USER_TIMEOUT") and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, max(1, int(user_timeout_s * 1000)))
+        sock.listen(config.backlog)
+    return sockets

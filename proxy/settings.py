@@ -222,7 +222,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     demo = _get(env, "QC_DEMO", _bool, False)
     secret = _get(env, "QC_CALLBACK_SECRET", Secret, None)
     api_key = _get(env, "QC_CALLBACK_API_KEY", Secret, None)
-    topics = _get(env, "QC_TOPICS", _csv, DEFAULT_TOPICS)
+    topics: tuple[str, ...] = _get(env, "QC_TOPICS", _csv, DEFAULT_TOPICS)
     if not topics:
         raise ConfigError("QC_TOPICS", "must list at least one topic")
     for topic in topics:
@@ -230,7 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             validate_topic(topic)
         except ValueError as exc:
             raise ConfigError("QC_TOPICS", str(exc)) from None
-    origins = _get(env, "QC_CORS_ORIGINS", _csv, ())
+    origins: tuple[str, ...] = _get(env, "QC_CORS_ORIGINS", _csv, ())
     for origin in origins:
         if origin == "*":
             if not demo:

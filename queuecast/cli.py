@@ -36,21 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     if command == "proxy":
         return proxy_main(rest)
     if command == "simulator":
-        from simulator.cli import main as simulator_main  # noqa: PLC0415
+        from simulator.cli import main as simulator_main
 
-        return simulator_main(rest)
+        return int(simulator_main(rest))
     if command == "demo":
-        from queuecast.demo import main as demo_main  # noqa: PLC0415
+        from queuecast.demo import main as demo_main
 
-        return demo_main(rest)
+        return int(demo_main(rest))
     if command == "bench":
-        from bench.run import main as bench_main  # noqa: PLC0415
+        from bench.run import main as bench_main
 
-        return bench_main(rest)
+        return int(bench_main(rest))
     if command in ("record", "replay"):
-        from bench import trace  # noqa: PLC0415
+        from bench import trace
 
-        return trace.record_main(rest) if command == "record" else trace.replay_main(rest)
+        return int(trace.record_main(rest) if command == "record" else trace.replay_main(rest))
     print(f"queuecast: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
     return 2
 
@@ -69,13 +69,14 @@ def proxy_main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, help="TCP port, 0 for any free one (QC_PORT, default 8080)")
     args = parser.parse_args(argv)
 
-    import dataclasses  # noqa: PLC0415
+    import dataclasses
+    import functools
 
-    import trio  # noqa: PLC0415
+    import trio
 
-    from proxy.errors import ConfigError  # noqa: PLC0415
-    from proxy.server import serve, wait_for_signal  # noqa: PLC0415
-    from proxy.settings import load_settings  # noqa: PLC0415
+    from proxy.errors import ConfigError
+    from proxy.server import serve, wait_for_signal
+    from proxy.settings import load_settings
 
     try:
         settings = load_settings()
@@ -88,8 +89,7 @@ def proxy_main(argv: list[str]) -> int:
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:
-            url = await nursery.start(lambda task_status: serve(settings, shutdown_trigger=wait_for_signal,
-                                                                  task_status=task_status))
+            url = await nursery.start(functools.partial(serve, settings, shutdown_trigger=wait_for_signal))
             print(f"queuecast proxy listening on {url}  (wallboard: {url}/, stream: {url}/dashboard-stream)",
                   flush=True)
 

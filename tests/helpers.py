@@ -73,20 +73,20 @@ class SSEReader:
     def __init__(self, events: AsyncIterator[ServerSentEvent]) -> None:
         self._events = events
 
-    async def next(self, timeout: float = 5.0, *, skip_status: bool = True) -> ServerSentEvent:
-        with trio.fail_after(timeout):
+    async def next(self, within: float = 5.0, *, skip_status: bool = True) -> ServerSentEvent:
+        with trio.fail_after(within):
             while True:
                 event = await anext(self._events)
                 if (skip_status and event.event == "status") or not event.data:
                     continue  # a browser dispatches no event for a block without data
                 return event
 
-    async def next_json(self, timeout: float = 5.0) -> tuple[ServerSentEvent, dict[str, Any]]:
-        event = await self.next(timeout)
+    async def next_json(self, within: float = 5.0) -> tuple[ServerSentEvent, dict[str, Any]]:
+        event = await self.next(within)
         return event, json.loads(event.data)
 
 
-class open_stream:  # noqa: N801  # used like a function: async with open_stream(...) as reader
+class open_stream:  # used like a function: async with open_stream(...) as reader
     """``async with open_stream(client, params=..., headers=...) as (response, reader)``."""
 
     def __init__(self, client: httpx.AsyncClient, path: str = "/dashboard-stream", **kwargs: Any) -> None:

@@ -104,9 +104,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
             if scope["path"] == STREAM_PATH:
                 await stream(scope, receive, send)
                 return
-        await inner(scope, receive, send)
+        await inner(scope, receive, send)  # type: ignore[arg-type]  # ASGI dicts; Quart types them as TypedDicts
 
-    app.asgi_app = asgi  # type: ignore[method-assign]  # the documented Quart middleware seam
+    app.asgi_app = asgi  # type: ignore[method-assign, assignment]  # the documented Quart middleware seam
     return app
 
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import trio
 
-from proxy.hub.frames import Frame, merge_frames
 from proxy.http.sse import encode_event
+from proxy.hub.frames import Frame, merge_frames
 
 
 class SubscriberClosed(Exception):

@@ -15,13 +15,15 @@ lives here, so a correction lands in one module:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from msgspec import UNSET, UnsetType
+import msgspec
+from msgspec import UnsetType
 
 from proxy.errors import InvalidInput
-from proxy.ingest.wire import MetricIn, ObservationsBody, QueueStateIn
+from proxy.ingest.wire import DataIn, Instant, MetricIn, ObservationsBody, QueueStateIn
 from proxy.state.observation import UNCHANGED, IntervalObservation, QueueObservation, Unchanged
 from proxy.timefmt import parse_iso
 
@@ -29,7 +31,7 @@ T = TypeVar("T")
 
 
 def _opt(value: T | UnsetType) -> T | None:
-    return None if value is UNSET else value  # type: ignore[return-value]  # UNSET excluded above
+    return None if isinstance(value, UnsetType) else value
 
 
 def from_queue_state(state: QueueStateIn) -> QueueObservation:
@@ -51,7 +53,7 @@ def from_queue_state(state: QueueStateIn) -> QueueObservation:
             sl_denominator=None if sl is None else sl.denominator,
             sl_target=None if sl is None else sl.target,
         )
-    longest: datetime | None | Unchanged = UNCHANGED
+    longest: datetime | Unchanged | None = UNCHANGED
     if not isinstance(state.oLongestWaiting, UnsetType):
         longest = state.oLongestWaiting
     return QueueObservation(
@@ -104,7 +106,7 @@ def from_observations(body: ObservationsBody, *, fallback_time: datetime, path: 
     media_type = body.group.get("mediaType") or None
     observed_at: datetime | None = None
     waiting = interacting = alerting = None
-    longest: datetime | None | Unchanged = UNCHANGED
+    longest: datetime | Unchanged | None = UNCHANGED
     agents: dict[str, int] | None = None
     interval: IntervalObservation | None = None
     for d_index, data in enumerate(body.data):
@@ -172,3 +174,120 @@ def _interval_from_metrics(start: datetime, end: datetime, metrics: list[MetricI
         sl_denominator=sl_den,
         sl_target=sl_target,
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# REST backfill: ``POST /api/v2/analytics/queues/observations/query`` (o* metrics, routing statuses,
+# ``detailMetrics: ["oWaiting"]`` for longest waiting) and ``.../conversations/aggregates/query``
+# (the 30-minute interval figures). Assumptions, like the ones above, live only here:
+# - conversation metrics come per ``group {queueId, mediaType}``; routing statuses under
+#   ``group {queueId}`` with one entry per ``qualifier``, zero counts omitted (the set is whole);
+# - longest waiting = the earliest ``observations[].observationDate`` of ``oWaiting`` (null when
+#   nobody waits); no details at all leaves it unchanged;
+# - the aggregates answer may hold several intervals per group: the newest one is the current one.
+# The response carries no observation time: the caller supplies one per queue (``observed_at``).
+
+
+class ObservationDetailIn(msgspec.Struct, frozen=True):
+    observationDate: Instant | None = None
+
+
+class QueryMetricIn(msgspec.Struct, frozen=True):
+    metric: str
+    stats: dict[str, float] = msgspec.field(default_factory=dict)
+    qualifier: str | None = None
+    observations: list[ObservationDetailIn] | None = None
+
+
+class QueryResultIn(msgspec.Struct, frozen=True):
+    group: dict[str, str]
+    data: list[QueryMetricIn] = msgspec.field(default_factory=list)
+
+
+class ObservationQueryResponse(msgspec.Struct, frozen=True):
+    results: list[QueryResultIn] = msgspec.field(default_factory=list)
+
+
+class AggregateResultIn(msgspec.Struct, frozen=True):
+    group: dict[str, str]
+    data: list[DataIn] = msgspec.field(default_factory=list)
+
+
+class AggregateQueryResponse(msgspec.Struct, frozen=True):
+    results: list[AggregateResultIn] = msgspec.field(default_factory=list)
+
+
+def _longest_from_details(metric: QueryMetricIn, waiting: int) -> datetime | Unchanged | None:
+    if waiting == 0:
+        return None
+    if metric.observations is None:
+        return UNCHANGED
+    dates = [o.observationDate for o in metric.observations if o.observationDate is not None]
+    return min(dates) if dates else UNCHANGED
+
+
+def from_backfill(
+    observations: ObservationQueryResponse,
+    aggregates: AggregateQueryResponse | None,
+    *,
+    observed_at: Callable[[str], datetime],
+    names: Mapping[str, str] | None = None,
+) -> list[QueueObservation]:
+    """The backfill answers as observations: one per (queue, media) plus one queue-level (agents).
+
+    ``observed_at(queue_id)`` gives the time each queue's observations carry; ``names`` the queue
+    names (from the routing API). Raises :class:`InvalidInput` for a malformed interval.
+    """
+    names = names or {}
+    media: dict[tuple[str, str], dict[str, object]] = {}
+    agents: dict[str, dict[str, int]] = {}
+    for r_index, result in enumerate(observations.results):
+        queue_id = result.group.get("queueId")
+        if not queue_id:
+            continue
+        media_type = result.group.get("mediaType")
+        if media_type is None:
+            counts = agents.setdefault(queue_id, {})
+            for metric in result.data:
+                if metric.metric == "oUserRoutingStatuses" and metric.qualifier:
+                    counts[metric.qualifier] = int(metric.stats.get("count", 0))
+            continue
+        fields = media.setdefault((queue_id, media_type), {})
+        for m_index, metric in enumerate(result.data):
+            m_path = f"$.results[{r_index}].data[{m_index}]"
+            if metric.metric in ("oWaiting", "oInteracting", "oAlerting"):
+                count = _count(MetricIn(metric=metric.metric, stats=metric.stats), m_path)
+                fields[metric.metric] = count
+                if metric.metric == "oWaiting":
+                    fields["longest"] = _longest_from_details(metric, count)
+    intervals: dict[tuple[str, str], IntervalObservation] = {}
+    for r_index, agg in enumerate(aggregates.results if aggregates is not None else []):
+        queue_id, media_type = agg.group.get("queueId"), agg.group.get("mediaType")
+        if not queue_id or not media_type:
+            continue
+        for d_index, data in enumerate(agg.data):
+            d_path = f"$.results[{r_index}].data[{d_index}]"
+            start, end = _parse_interval(data.interval, f"{d_path}.interval")
+            seen = intervals.get((queue_id, media_type))
+            if seen is None or start > seen.start:
+                intervals[(queue_id, media_type)] = _interval_from_metrics(start, end, data.metrics, d_path)
+    out: list[QueueObservation] = []
+    for key in dict.fromkeys([*media, *intervals]):
+        queue_id, media_type = key
+        fields = media.get(key, {})
+        longest = fields.get("longest", UNCHANGED)
+        out.append(QueueObservation(
+            queue_id=queue_id,
+            media_type=media_type,
+            observed_at=observed_at(queue_id),
+            name=names.get(queue_id),
+            waiting=fields.get("oWaiting"),  # type: ignore[arg-type]  # ints stored above
+            interacting=fields.get("oInteracting"),  # type: ignore[arg-type]
+            alerting=fields.get("oAlerting"),  # type: ignore[arg-type]
+            longest_waiting_since=longest,  # type: ignore[arg-type]
+            interval=intervals.get(key),
+        ))
+    for queue_id, counts in agents.items():
+        out.append(QueueObservation(queue_id=queue_id, media_type=None, observed_at=observed_at(queue_id),
+                                    name=names.get(queue_id), agents=counts))
+    return out

@@ -46,7 +46,7 @@ class QueueStateIn(Struct, frozen=True):
     oWaiting: NonNeg | UnsetType = UNSET
     oInteracting: NonNeg | UnsetType = UNSET
     oAlerting: NonNeg | UnsetType = UNSET
-    oLongestWaiting: Instant | None | UnsetType = UNSET
+    oLongestWaiting: Instant | UnsetType | None = UNSET
     oUserRoutingStatuses: dict[str, NonNeg] | UnsetType = UNSET
     interval: IntervalIn | UnsetType = UNSET
 

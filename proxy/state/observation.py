@@ -67,6 +67,6 @@ class QueueObservation:
     waiting: int | None = None
     interacting: int | None = None
     alerting: int | None = None
-    longest_waiting_since: datetime | None | Unchanged = UNCHANGED
+    longest_waiting_since: datetime | Unchanged | None = UNCHANGED
     agents: Mapping[str, int] | None = None
     interval: IntervalObservation | None = None

@@ -1,0 +1,186 @@
+"""The SSE stream over real HTTP: snapshot, deltas, exact resume, filters, keepalive, cleanup, slow clients."""
+
+import json
+
+import httpx
+import pytest
+import trio
+
+from tests.helpers import SSEReader, envelope, open_stream, post_callback
+
+
+async def wait_for(predicate, within: float = 5.0) -> None:
+    with trio.fail_after(within):
+        while not predicate():
+            await trio.sleep(0.01)
+
+
+async def test_new_client_gets_retry_snapshot_and_status_then_deltas(client, proxy):
+    await post_callback(client, envelope("q1", oWaiting=1, queueName="Billing"))
+    await wait_for(lambda: proxy.runtime.broker.seq == 1)
+    async with client.stream("GET", "/dashboard-stream") as r:
+        assert r.headers["content-type"] == "text/event-stream"
+        assert r.headers["cache-control"] == "no-store" and r.headers["x-accel-buffering"] == "no"
+        assert "content-encoding" not in r.headers
+        lines = r.aiter_lines()
+        with trio.fail_after(5):
+            head = [await anext(lines) for _ in range(5)]
+        epoch = proxy.runtime.broker.epoch
+        assert head[:3] == ["retry: 3000", f"id: {epoch}-1", "event: snapshot"]
+        snapshot = json.loads(head[3].removeprefix("data: "))
+        assert snapshot["seq"] == 1 and snapshot["queues"]["q1"]["name"] == "Billing"
+        assert snapshot["upstream"]["upstream"] == "live"
+        with trio.fail_after(5):
+            status = [await anext(lines) for _ in range(3)]
+        assert status[0] == "event: status" and json.loads(status[1].removeprefix("data: "))["upstream"] == "live"
+
+
+async def test_callback_reaches_every_connected_client(client):
+    async with open_stream(client) as (_, a), open_stream(client) as (_, b):
+        for reader in (a, b):
+            assert (await reader.next()).event == "snapshot"
+        await post_callback(client, envelope("q7", oWaiting=4))
+        for reader in (a, b):
+            event, data = await reader.next_json()
+            assert event.event == "delta" and data["queues"]["q7"]["waiting"] == 4 and data["removed"] == []
+
+
+@pytest.mark.parametrize("how", ["header", "query"])
+async def test_resume_replays_missed_deltas_without_gap_or_duplicate(client, proxy, how):
+    async with open_stream(client) as (_, reader):
+        assert (await reader.next()).event == "snapshot"
+        await post_callback(client, envelope("q1", oWaiting=1))
+        last = await reader.next()
+    seq_before = proxy.runtime.broker.seq
+    for waiting in range(2, 7):
+        await post_callback(client, envelope("q1", oWaiting=waiting))
+    await wait_for(lambda: proxy.runtime.aggregator._dirty == {})
+    missed = proxy.runtime.broker.seq - seq_before
+    assert missed >= 1
+    kwargs = {"headers": {"Last-Event-ID": last.id}} if how == "header" else {"params": {"lastEventId": last.id}}
+    async with open_stream(client, **kwargs) as (_, reader):
+        replayed = [await reader.next_json() for _ in range(missed)]
+        seqs = [int(e.id.rsplit("-", 1)[1]) for e, _ in replayed]
+        assert seqs == list(range(seq_before + 1, seq_before + missed + 1))
+        assert all(e.event == "delta" for e, _ in replayed)
+        assert replayed[-1][1]["queues"]["q1"]["waiting"] == 6
+        await post_callback(client, envelope("q1", oWaiting=7))
+        _, data = await reader.next_json()
+        assert data["seq"] == seq_before + missed + 1 and data["queues"]["q1"]["waiting"] == 7
+
+
+async def test_unresumable_ids_get_a_snapshot(start_proxy):
+    p = await start_proxy(ring_size=2)
+    async with httpx.AsyncClient(base_url=p.url, timeout=httpx.Timeout(5, read=None)) as c:
+        for waiting in range(1, 6):
+            await post_callback(c, envelope("q1", oWaiting=waiting))
+            await wait_for(lambda w=waiting: p.runtime.broker.seq >= w)
+        epoch = p.runtime.broker.epoch
+        for last_id in ("ffffff-3", f"{epoch}-1", f"{epoch}-999", "garbage", f"{epoch}-"):
+            async with open_stream(c, headers={"Last-Event-ID": last_id}) as (_, reader):
+                event, data = await reader.next_json()
+                assert event.event == "snapshot", last_id
+                assert event.id == f"{epoch}-5" and data["queues"]["q1"]["waiting"] == 5
+        async with open_stream(c, headers={"Last-Event-ID": f"{epoch}-4"}) as (_, reader):
+            event, data = await reader.next_json()
+            assert (event.event, event.id) == ("delta", f"{epoch}-5")
+
+
+async def test_queue_filter_sends_only_frames_touching_chosen_queues(client, proxy):
+    async with open_stream(client, params={"queues": "q-a,q-c"}) as (_, reader):
+        assert (await reader.next()).event == "snapshot"
+        await post_callback(client, envelope("q-b", oWaiting=1))
+        await wait_for(lambda: proxy.runtime.broker.seq == 1)
+        await post_callback(client, [envelope("q-a", oWaiting=2), envelope("q-b", oWaiting=3)])
+        event, data = await reader.next_json()
+        assert list(data["queues"]) == ["q-a"]
+        assert event.id.endswith(f"-{proxy.runtime.broker.seq}") and proxy.runtime.broker.seq == 2
+
+
+async def test_keepalive_comment_follows_silence(start_proxy):
+    p = await start_proxy(keepalive_s=0.2)
+    async with httpx.AsyncClient(base_url=p.url, timeout=httpx.Timeout(5, read=None)) as c:
+        async with c.stream("GET", "/dashboard-stream") as r:
+            lines = r.aiter_lines()
+            with trio.fail_after(3):
+                while (line := await anext(lines)) != ": keepalive":
+                    pass
+
+
+async def test_disconnected_clients_are_cleaned_up(client, proxy):
+    for _ in range(5):
+        async with open_stream(client) as (_, reader):
+            await reader.next()
+            assert proxy.runtime.broker.subscriber_count >= 1
+    await wait_for(lambda: proxy.runtime.broker.subscriber_count == 0)
+    metrics = (await client.get("/metrics")).text
+    assert "queuecast_sse_clients 0.0" in metrics
+    assert 'queuecast_sse_disconnects_total{reason="client"} 5.0' in metrics
+
+
+async def test_clients_over_the_limit_are_shed_with_503_and_retry_after(start_proxy):
+    p = await start_proxy(max_clients=1)
+    async with httpx.AsyncClient(base_url=p.url, timeout=httpx.Timeout(5, read=None)) as c:
+        async with open_stream(c) as (_, reader):
+            await reader.next()
+            r = await c.get("/dashboard-stream")
+            assert r.status_code == 503 and 1 <= int(r.headers["retry-after"]) <= 5
+
+
+async def test_slow_client_does_not_delay_a_fast_one_and_is_dropped_when_stalled(start_proxy):
+    p = await start_proxy(client_buffer=4, client_stall_s=1.0)
+    host, port = p.url.removeprefix("http://").split(":")
+    slow = await trio.open_tcp_stream(host, int(port))  # connects, then never reads
+    await slow.send_all(b"GET /dashboard-stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    await wait_for(lambda: p.runtime.broker.subscriber_count == 1)
+    big_name = "x" * 20_000  # fills the slow socket's buffers quickly
+    async with httpx.AsyncClient(base_url=p.url, timeout=httpx.Timeout(5, read=None)) as c:
+        async with open_stream(c) as (_, fast):
+            await fast.next()
+            with trio.fail_after(20):
+                for n in range(1, 301):
+                    await post_callback(c, envelope("q1", oWaiting=n, queueName=big_name))
+                    _, data = await fast.next_json(within=2)
+                    assert data["queues"]["q1"]["waiting"] == n  # every frame, promptly, in order
+                    if p.runtime.broker.subscriber_count == 1 and n > 50:
+                        break
+            stalled = 'queuecast_sse_disconnects_total{reason="stalled"} 1.0'
+            await wait_for(lambda: stalled in p.runtime.metrics.render().decode(), within=10)
+            assert p.runtime.broker.subscriber_count == 1
+    await slow.aclose()
+
+
+async def test_shutdown_ends_streams_cleanly(start_proxy):
+    p = await start_proxy()
+    async with httpx.AsyncClient(base_url=p.url, timeout=httpx.Timeout(5, read=None)) as c:
+        async with c.stream("GET", "/dashboard-stream") as r:
+            p.stop.set()
+            with trio.fail_after(5):
+                async for _ in r.aiter_lines():
+                    pass  # ends: the server closed the stream with a proper end of body
+
+
+async def test_aggregator_sends_one_frame_per_window_carrying_every_changed_queue(start_proxy):
+    p = await start_proxy(aggregate_ms=300)
+    async with httpx.AsyncClient(base_url=p.url, timeout=httpx.Timeout(5, read=None)) as c:
+        async with open_stream(c) as (_, reader):
+            await reader.next()
+            await post_callback(c, envelope("q0", oWaiting=1))  # isolated: leading edge, at once
+            with trio.fail_after(0.25):
+                _, first = await reader.next_json()
+            assert list(first["queues"]) == ["q0"]
+            for i in range(1, 6):
+                await post_callback(c, envelope(f"q{i}", oWaiting=i))
+            _, second = await reader.next_json()  # trailing edge: the rest together
+            assert sorted(second["queues"]) == [f"q{i}" for i in range(1, 6)]
+            assert second["seq"] == first["seq"] + 1
+
+
+async def test_reader_helper_is_strict_about_status_events():
+    async def events():
+        from httpx_sse import ServerSentEvent
+
+        yield ServerSentEvent(event="status", data="{}")
+        yield ServerSentEvent(event="delta", data='{"x": 1}')
+
+    assert (await SSEReader(events()).next()).event == "delta"
