@@ -67,10 +67,17 @@ class Subscription:
     retry_tasks: int = 0
 
     def as_json(self) -> wire.JSON:
-        return wire.subscription(sub_id=self.sub_id, callback_url=self.callback_url, topics=self.topics,
-                                 fmt=self.fmt, retry_interval_s=self.retry_interval_s,
-                                 max_retry_attempts=self.max_retry_attempts, description=self.description,
-                                 created_ms=self.created_ms, batch=self.batch)
+        return wire.subscription(
+            sub_id=self.sub_id,
+            callback_url=self.callback_url,
+            topics=self.topics,
+            fmt=self.fmt,
+            retry_interval_s=self.retry_interval_s,
+            max_retry_attempts=self.max_retry_attempts,
+            description=self.description,
+            created_ms=self.created_ms,
+            batch=self.batch,
+        )
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -81,8 +88,16 @@ def sign(secret: str, body: bytes) -> str:
 class EventBus:
     """Owns the subscriptions and their delivery loops (inside ``run``'s nursery)."""
 
-    def __init__(self, *, settings: SimSettings, stats: Stats, faults: Faults, queue_ids: set[str],
-                 http: httpx.AsyncClient, rng: random.Random) -> None:
+    def __init__(
+        self,
+        *,
+        settings: SimSettings,
+        stats: Stats,
+        faults: Faults,
+        queue_ids: set[str],
+        http: httpx.AsyncClient,
+        rng: random.Random,
+    ) -> None:
         self._settings = settings
         self._stats = stats
         self._faults = faults
@@ -113,7 +128,8 @@ class EventBus:
             if topic == wire.QUEUE_UPDATE_TOPIC:
                 if fmt == "EventBridge":
                     raise SubscriptionError(
-                        f"topics[{i}]: the EventBridge format carries v2.analytics.queues.{{id}}.observations only")
+                        f"topics[{i}]: the EventBridge format carries v2.analytics.queues.{{id}}.observations only"
+                    )
             elif not (m and m.group(1) in self._queue_ids):
                 raise SubscriptionError(f"topics[{i}]: unknown topic {topic!r}")
             if topic not in out:
@@ -147,16 +163,26 @@ class EventBus:
             raise RuntimeError("EventBus.run is not running")
         send, recv = trio.open_memory_channel[dict[str, Any]](self._settings.delivery_queue_size)
         sub = Subscription(
-            sub_id=str(uuid.uuid4()), callback_url=url, topics=topics, fmt=fmt, retry_interval_s=float(retry),
-            max_retry_attempts=attempts, description=body.get("description", ""), batch=batch,
+            sub_id=str(uuid.uuid4()),
+            callback_url=url,
+            topics=topics,
+            fmt=fmt,
+            retry_interval_s=float(retry),
+            max_retry_attempts=attempts,
+            description=body.get("description", ""),
+            batch=batch,
             secret=body.get("secret") or self._settings.callback_secret,
             api_key_header=body.get("apiKeyHeader") or ("X-Api-Key" if body.get("apiKey") else None),
-            api_key=body.get("apiKey"), created_ms=now_ms, send=send, recv=recv)
+            api_key=body.get("apiKey"),
+            created_ms=now_ms,
+            send=send,
+            recv=recv,
+        )
         self._subs[sub.sub_id] = sub
         self._nursery.start_soon(self._deliver_loop, sub)
         return sub
 
-    def list(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscription]:
         return list(self._subs.values())
 
     def get(self, sub_id: str) -> Subscription | None:
@@ -186,19 +212,39 @@ class EventBus:
         t = change.observed_at_ms
         if wire.QUEUE_UPDATE_TOPIC in sub.topics:
             for m in change.eventbus_media:
-                out.append(wire.eventbus_envelope(
-                    event_id=str(uuid.uuid4()), subscription_id=sub.sub_id, topic=wire.QUEUE_UPDATE_TOPIC,
-                    timestamp_ms=t, payload={"queueState": wire.queue_state(change, m)}))
+                out.append(
+                    wire.eventbus_envelope(
+                        event_id=str(uuid.uuid4()),
+                        subscription_id=sub.sub_id,
+                        topic=wire.QUEUE_UPDATE_TOPIC,
+                        timestamp_ms=t,
+                        payload={"queueState": wire.queue_state(change, m)},
+                    )
+                )
         topic = wire.observations_topic(change.queue.queue_id)
         if topic in sub.topics:
             for _group, body in wire.observation_bodies(change):
                 if sub.fmt == "EventBridge":
-                    out.append(wire.eventbridge_envelope(event_id=str(uuid.uuid4()), topic=topic, time_ms=t,
-                                                         body=body, correlation_id=str(uuid.uuid4()),
-                                                         org_id=ORG_ID))
+                    out.append(
+                        wire.eventbridge_envelope(
+                            event_id=str(uuid.uuid4()),
+                            topic=topic,
+                            time_ms=t,
+                            body=body,
+                            correlation_id=str(uuid.uuid4()),
+                            org_id=ORG_ID,
+                        )
+                    )
                 else:
-                    out.append(wire.eventbus_envelope(event_id=str(uuid.uuid4()), subscription_id=sub.sub_id,
-                                                      topic=topic, timestamp_ms=t, payload=body))
+                    out.append(
+                        wire.eventbus_envelope(
+                            event_id=str(uuid.uuid4()),
+                            subscription_id=sub.sub_id,
+                            topic=topic,
+                            timestamp_ms=t,
+                            payload=body,
+                        )
+                    )
         return out
 
     # ---------------------------------------------------------------- delivery
@@ -225,8 +271,10 @@ class EventBus:
 
         if sub.batch and sub.fmt == "JSON":
             n = self._settings.max_batch
-            return [Delivery(tuple(eid(e) for e in chunk), wire.dumps(chunk))
-                    for chunk in (items[i:i + n] for i in range(0, len(items), n))]
+            return [
+                Delivery(tuple(eid(e) for e in chunk), wire.dumps(chunk))
+                for chunk in (items[i : i + n] for i in range(0, len(items), n))
+            ]
         return [Delivery((eid(e),), wire.dumps(e)) for e in items]
 
     async def _deliver(self, sub: Subscription, d: Delivery, retries: trio.Nursery) -> None:

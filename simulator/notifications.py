@@ -72,8 +72,16 @@ class _Pending:
 class Notifications:
     """Channel registry, fan-out and housekeeping (expiry, token loss, socket_closing)."""
 
-    def __init__(self, *, settings: SimSettings, stats: Stats, faults: Faults, tokens: TokenStore,
-                 queue_ids: set[str], wall_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        *,
+        settings: SimSettings,
+        stats: Stats,
+        faults: Faults,
+        tokens: TokenStore,
+        queue_ids: set[str],
+        wall_ms: Callable[[], int],
+    ) -> None:
         self._settings = settings
         self._stats = stats
         self._faults = faults
@@ -96,17 +104,24 @@ class Notifications:
     # ---------------------------------------------------------------- channels
     def create_channel(self, *, token: str, client_id: str, ws_base: str) -> Channel:
         now = trio.current_time()
-        mine = sorted((c for c in self._channels.values() if c.client_id == client_id),
-                      key=lambda c: (c.connection is not None, c.last_used))
+        mine = sorted(
+            (c for c in self._channels.values() if c.client_id == client_id),
+            key=lambda c: (c.connection is not None, c.last_used),
+        )
         while len(mine) >= self._settings.max_channels:
             victim = mine.pop(0)  # idle ones first, then the least recently used
             self._remove(victim)
             self._stats.channels_evicted += 1
         channel_id = f"streaming-0-{uuid.uuid4().hex[:26]}"
-        ch = Channel(channel_id=channel_id, client_id=client_id, token=token,
-                     connect_uri=f"{ws_base}/channels/{channel_id}",
-                     expires_at=now + self._settings.channel_ttl_s,
-                     expires_ms=self._wall_ms() + round(self._settings.channel_ttl_s * 1000), last_used=now)
+        ch = Channel(
+            channel_id=channel_id,
+            client_id=client_id,
+            token=token,
+            connect_uri=f"{ws_base}/channels/{channel_id}",
+            expires_at=now + self._settings.channel_ttl_s,
+            expires_ms=self._wall_ms() + round(self._settings.channel_ttl_s * 1000),
+            last_used=now,
+        )
         self._channels[channel_id] = ch
         self._stats.channels_created += 1
         return ch
@@ -116,8 +131,7 @@ class Notifications:
 
     def channels_for(self, *, token: str | None, client_id: str) -> list[Channel]:
         """Channels of this token (``token`` given) or of every token of the client."""
-        return [c for c in self._channels.values()
-                if c.client_id == client_id and (token is None or c.token == token)]
+        return [c for c in self._channels.values() if c.client_id == client_id and (token is None or c.token == token)]
 
     @property
     def socket_count(self) -> int:
@@ -131,7 +145,7 @@ class Notifications:
         """PUT (replace) or POST (add) subscriptions. Raises ``TopicError`` (400) for a bad body,
         an unknown topic without ``ignoreErrors``, or more than the per-channel topic limit."""
         if not isinstance(topics, list):
-            raise TopicError("body: a JSON array of {\"id\": topic} is required")
+            raise TopicError('body: a JSON array of {"id": topic} is required')
         names: list[str] = []
         for i, entry in enumerate(topics):
             topic = entry.get("id") if isinstance(entry, dict) else None
@@ -148,7 +162,8 @@ class Notifications:
         ch.topics = new
         self._touch(ch, renew=True)
         return [wire.channel_topic(t, ch.channel_id, permitted=True) for t in ch.topics] + [
-            wire.channel_topic(t, ch.channel_id, permitted=False) for t in rejected]
+            wire.channel_topic(t, ch.channel_id, permitted=False) for t in rejected
+        ]
 
     def unsubscribe_all(self, ch: Channel) -> None:
         ch.topics = {}
@@ -224,9 +239,18 @@ class Notifications:
             if conn is None or (channel_id is not None and ch.channel_id != channel_id):
                 continue
             cid = str(uuid.uuid4())
-            conn.offer(json.dumps(wire.system_message(
-                wire.SOCKET_CLOSING_TOPIC, channel_id=ch.channel_id, kind="socket_closing",
-                message="Socket closing", client_id=ch.client_id, correlation_id=cid)))
+            conn.offer(
+                json.dumps(
+                    wire.system_message(
+                        wire.SOCKET_CLOSING_TOPIC,
+                        channel_id=ch.channel_id,
+                        kind="socket_closing",
+                        message="Socket closing",
+                        client_id=ch.client_id,
+                        correlation_id=cid,
+                    )
+                )
+            )
             self._nursery.start_soon(self._close_later, conn, grace_s)
             n += 1
         return n
@@ -240,10 +264,19 @@ class Notifications:
             if ch.token != token:
                 continue
             if reason == "revoked" and ch.connection is not None:
-                ch.connection.offer(json.dumps(wire.system_message(
-                    f"v2.system.token_revoked.{ch.channel_id}", channel_id=ch.channel_id, kind="token_revoked",
-                    message="Token revoked", client_id=ch.client_id, correlation_id=str(uuid.uuid4()),
-                    reason="user_tokens_revoked")))
+                ch.connection.offer(
+                    json.dumps(
+                        wire.system_message(
+                            f"v2.system.token_revoked.{ch.channel_id}",
+                            channel_id=ch.channel_id,
+                            kind="token_revoked",
+                            message="Token revoked",
+                            client_id=ch.client_id,
+                            correlation_id=str(uuid.uuid4()),
+                            reason="user_tokens_revoked",
+                        )
+                    )
+                )
             if self._settings.channel_dies_with_token:
                 self._remove(ch)
 
@@ -259,8 +292,9 @@ class Notifications:
                     self._remove(ch)
 
     # ---------------------------------------------------------------- the socket
-    async def serve_socket(self, ch: Channel, *, send: Callable[[str], Awaitable[None]],
-                           receive: Callable[[], Awaitable[str | bytes]]) -> None:
+    async def serve_socket(
+        self, ch: Channel, *, send: Callable[[str], Awaitable[None]], receive: Callable[[], Awaitable[str | bytes]]
+    ) -> None:
         """Serve one accepted WebSocket of ``ch`` until it closes, is replaced or is closed by us."""
         send_ch, recv_ch = trio.open_memory_channel[str](self._settings.socket_queue_size)
         conn = Connection(send_ch)
@@ -281,8 +315,9 @@ class Notifications:
             if ch.connection is conn:
                 ch.connection = None
 
-    async def _writer(self, recv_ch: trio.MemoryReceiveChannel[str], send: Callable[[str], Awaitable[None]],
-                      done: trio.CancelScope) -> None:
+    async def _writer(
+        self, recv_ch: trio.MemoryReceiveChannel[str], send: Callable[[str], Awaitable[None]], done: trio.CancelScope
+    ) -> None:
         async with recv_ch:
             async for text in recv_ch:
                 if self._faults.latency_ms:
@@ -312,8 +347,12 @@ class Notifications:
                 topics = msg.get("topics")
                 cid = msg.get("correlationId")
                 try:
-                    self.subscribe(ch, [{"id": t} for t in topics] if isinstance(topics, list) else None,
-                                   replace=False, ignore_errors=False)
+                    self.subscribe(
+                        ch,
+                        [{"id": t} for t in topics] if isinstance(topics, list) else None,
+                        replace=False,
+                        ignore_errors=False,
+                    )
                 except TopicError:
                     conn.offer(json.dumps(wire.subscribe_reply("400", "failure", cid)))
                 else:

@@ -18,8 +18,11 @@ class Verdict:
     """Whole seconds until the window resets (>= 1)."""
 
     def headers(self) -> dict[str, str]:
-        h = {"inin-ratelimit-count": str(self.count), "inin-ratelimit-allowed": str(self.limit),
-             "inin-ratelimit-reset": str(self.reset_s)}
+        h = {
+            "inin-ratelimit-count": str(self.count),
+            "inin-ratelimit-allowed": str(self.limit),
+            "inin-ratelimit-reset": str(self.reset_s),
+        }
         if not self.allowed:
             h["Retry-After"] = str(self.reset_s)
         return h

@@ -49,8 +49,8 @@ class SimSettings:
     """Real seconds between world steps (default 0.1)."""
     start_at_ms: int | None = None
     """Simulated epoch-ms at start; None = the wall clock at start (default None)."""
-    arrivals_per_min: float = 12.0
-    """Base arrival rate per queue (all media), before the day curve and waves (default 12)."""
+    arrivals_per_min: float = 20.0
+    """Base arrival rate per queue (all media), before the day curve and waves (default 20)."""
     notify_min_interval_s: float = 1.0
     """Minimum real seconds between two Notification messages of one throttle key (default 1)."""
     notify_throttle_by: str = "topic"

@@ -38,8 +38,12 @@ def queue_view(world: World, queue_id: str) -> JSON:
         "alerting": sum(s.alerting for s in states.values()),
         "longestWaitingSince": iso(min(longest)) if longest else None,
         "media": {
-            m: {"waiting": s.waiting, "interacting": s.interacting, "alerting": s.alerting,
-                "longestWaitingSince": None if s.longest_waiting_ms is None else iso(s.longest_waiting_ms)}
+            m: {
+                "waiting": s.waiting,
+                "interacting": s.interacting,
+                "alerting": s.alerting,
+                "longestWaitingSince": None if s.longest_waiting_ms is None else iso(s.longest_waiting_ms),
+            }
             for m, s in states.items()
         },
         "agents": dict(world.agent_counts(queue_id)),

@@ -61,8 +61,15 @@ def oauth_error(error: str, description: str) -> JSON:
 
 def error_body(status: int, code: str, message: str) -> JSON:
     """The platform's ``ErrorBody``."""
-    return {"message": message, "code": code, "status": status, "messageParams": {}, "contextId": "", "details": [],
-            "errors": []}
+    return {
+        "message": message,
+        "code": code,
+        "status": status,
+        "messageParams": {},
+        "contextId": "",
+        "details": [],
+        "errors": [],
+    }
 
 
 # ------------------------------------------------------------------ Event Bus (DESIGN 3.1)
@@ -92,16 +99,39 @@ def queue_state(change: QueueChange, media: str) -> JSON:
 
 
 def eventbus_envelope(*, event_id: str, subscription_id: str, topic: str, timestamp_ms: int, payload: JSON) -> JSON:
-    return {"eventId": event_id, "subscriptionId": subscription_id, "topic": topic,
-            "timestamp": iso(timestamp_ms), "payload": payload}
+    return {
+        "eventId": event_id,
+        "subscriptionId": subscription_id,
+        "topic": topic,
+        "timestamp": iso(timestamp_ms),
+        "payload": payload,
+    }
 
 
-def subscription(*, sub_id: str, callback_url: str, topics: list[str], fmt: str, retry_interval_s: float,
-                 max_retry_attempts: int, description: str, created_ms: int, batch: bool) -> JSON:
-    return {"id": sub_id, "callbackUrl": callback_url, "topics": topics, "format": fmt,
-            "retryIntervalSeconds": retry_interval_s, "maxRetryAttempts": max_retry_attempts,
-            "description": description, "batch": batch, "dateCreated": iso(created_ms),
-            "selfUri": f"/api/v2/events/subscriptions/{sub_id}"}
+def subscription(
+    *,
+    sub_id: str,
+    callback_url: str,
+    topics: list[str],
+    fmt: str,
+    retry_interval_s: float,
+    max_retry_attempts: int,
+    description: str,
+    created_ms: int,
+    batch: bool,
+) -> JSON:
+    return {
+        "id": sub_id,
+        "callbackUrl": callback_url,
+        "topics": topics,
+        "format": fmt,
+        "retryIntervalSeconds": retry_interval_s,
+        "maxRetryAttempts": max_retry_attempts,
+        "description": description,
+        "batch": batch,
+        "dateCreated": iso(created_ms),
+        "selfUri": f"/api/v2/events/subscriptions/{sub_id}",
+    }
 
 
 # ------------------------------------------------------------------ Notifications (real wire format)
@@ -113,8 +143,12 @@ def instant_metrics(st: MediaState) -> list[JSON]:
     longest: JSON = {"metric": "oLongestWaiting", "stats": {"count": st.waiting}}
     if st.longest_waiting_ms is not None:
         longest["stats"]["calculatedMetricValue"] = st.longest_waiting_ms
-    return [_count("oWaiting", st.waiting), _count("oInteracting", st.interacting),
-            _count("oAlerting", st.alerting), longest]
+    return [
+        _count("oWaiting", st.waiting),
+        _count("oInteracting", st.interacting),
+        _count("oAlerting", st.alerting),
+        longest,
+    ]
 
 
 def interval_metrics(iv: IntervalStats) -> list[JSON]:
@@ -122,9 +156,15 @@ def interval_metrics(iv: IntervalStats) -> list[JSON]:
         _count("nOffered", iv.offered),
         {"metric": "tAnswered", "stats": {"count": iv.answered, "sum": iv.answered_sum_ms}},
         {"metric": "tAbandon", "stats": {"count": iv.abandoned, "sum": iv.abandoned_sum_ms}},
-        {"metric": "oServiceLevel", "stats": {"ratio": sl_ratio(iv.sl_numerator, iv.sl_denominator),
-                                               "numerator": iv.sl_numerator, "denominator": iv.sl_denominator,
-                                               "target": iv.sl_target}},
+        {
+            "metric": "oServiceLevel",
+            "stats": {
+                "ratio": sl_ratio(iv.sl_numerator, iv.sl_denominator),
+                "numerator": iv.sl_numerator,
+                "denominator": iv.sl_denominator,
+                "target": iv.sl_target,
+            },
+        },
     ]
 
 
@@ -132,9 +172,13 @@ def media_observation_body(change: QueueChange, media: str) -> JSON:
     """``eventBody`` of ``v2.analytics.queues.{id}.observations`` for one (queue, mediaType)."""
     st = change.media[media]
     t = iso(change.observed_at_ms)
-    return {"group": {"queueId": change.queue.queue_id, "mediaType": media},
-            "data": [{"interval": f"{t}/{t}", "metrics": instant_metrics(st)},
-                     {"interval": interval_text(st.interval), "metrics": interval_metrics(st.interval)}]}
+    return {
+        "group": {"queueId": change.queue.queue_id, "mediaType": media},
+        "data": [
+            {"interval": f"{t}/{t}", "metrics": instant_metrics(st)},
+            {"interval": interval_text(st.interval), "metrics": interval_metrics(st.interval)},
+        ],
+    }
 
 
 def routing_status_metrics(agents: tuple[tuple[str, int], ...]) -> list[JSON]:
@@ -145,8 +189,10 @@ def routing_status_metrics(agents: tuple[tuple[str, int], ...]) -> list[JSON]:
 def agents_observation_body(change: QueueChange) -> JSON:
     """``eventBody`` carrying the queue's routing statuses under a group without ``mediaType``."""
     t = iso(change.observed_at_ms)
-    return {"group": {"queueId": change.queue.queue_id},
-            "data": [{"interval": f"{t}/{t}", "metrics": routing_status_metrics(change.agents)}]}
+    return {
+        "group": {"queueId": change.queue.queue_id},
+        "data": [{"interval": f"{t}/{t}", "metrics": routing_status_metrics(change.agents)}],
+    }
 
 
 def observation_bodies(change: QueueChange) -> list[tuple[str, JSON]]:
@@ -170,10 +216,23 @@ def pong() -> JSON:
     return {"topicName": HEARTBEAT_TOPIC, "eventBody": {"message": "pong"}}
 
 
-def system_message(topic: str, *, channel_id: str, kind: str, message: str, client_id: str,
-                   correlation_id: str, reason: str | None = None) -> JSON:
-    body: JSON = {"channelId": channel_id, "systemTopicType": kind, "correlationId": correlation_id,
-                  "oauthClientId": client_id, "message": message}
+def system_message(
+    topic: str,
+    *,
+    channel_id: str,
+    kind: str,
+    message: str,
+    client_id: str,
+    correlation_id: str,
+    reason: str | None = None,
+) -> JSON:
+    body: JSON = {
+        "channelId": channel_id,
+        "systemTopicType": kind,
+        "correlationId": correlation_id,
+        "oauthClientId": client_id,
+        "message": message,
+    }
     if reason is not None:
         body["reason"] = reason
     return notification(topic, body, correlation_id)
@@ -184,8 +243,11 @@ def channel(channel_id: str, connect_uri: str, expires_ms: int) -> JSON:
 
 
 def channel_topic(topic: str, channel_id: str, *, permitted: bool, reason: str | None = None) -> JSON:
-    entry: JSON = {"id": topic, "state": "Permitted" if permitted else "Rejected",
-                   "selfUri": f"/api/v2/notifications/channels/{channel_id}/subscriptions"}
+    entry: JSON = {
+        "id": topic,
+        "state": "Permitted" if permitted else "Rejected",
+        "selfUri": f"/api/v2/notifications/channels/{channel_id}/subscriptions",
+    }
     if not permitted:
         entry["rejectionReason"] = reason or "Topic not found"
     return entry
@@ -196,18 +258,31 @@ def subscribe_reply(result: str, status: str, correlation_id: str | None) -> JSO
 
 
 # ------------------------------------------------------------------ EventBridge (DESIGN 3.2)
-def eventbridge_envelope(*, event_id: str, topic: str, time_ms: int, body: JSON, correlation_id: str,
-                         org_id: str) -> JSON:
-    return {"version": "0", "id": event_id, "detail-type": topic,
-            "source": f"aws.partner/genesys.com/cloud/{org_id}/queuecast-sim", "account": "000000000000",
-            "time": iso(time_ms)[:19] + "Z", "region": "us-east-1", "resources": [],
-            "detail": notification(topic, body, correlation_id)}
+def eventbridge_envelope(
+    *, event_id: str, topic: str, time_ms: int, body: JSON, correlation_id: str, org_id: str
+) -> JSON:
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": topic,
+        "source": f"aws.partner/genesys.com/cloud/{org_id}/queuecast-sim",
+        "account": "000000000000",
+        "time": iso(time_ms)[:19] + "Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": notification(topic, body, correlation_id),
+    }
 
 
 # ------------------------------------------------------------------ Analytics
 def observation_detail(d: WaitingDetail) -> JSON:
-    return {"observationDate": iso(d.offered_ms), "conversationId": d.conversation_id,
-            "sessionId": d.conversation_id, "routingPriority": 0, "direction": "inbound"}
+    return {
+        "observationDate": iso(d.offered_ms),
+        "conversationId": d.conversation_id,
+        "sessionId": d.conversation_id,
+        "routingPriority": 0,
+        "direction": "inbound",
+    }
 
 
 def aggregate_metrics(iv: IntervalStats, metrics: list[str]) -> list[JSON]:

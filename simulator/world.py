@@ -29,8 +29,22 @@ from .model import (
 )
 
 _DEPARTMENTS: Final = (
-    "Billing", "Sales", "Claims", "Returns", "Onboarding", "Technical", "Premium", "Renewals",
-    "Accounts", "Shipping", "Loyalty", "Fraud", "Payments", "Retention", "Warranty", "Bookings",
+    "Billing",
+    "Sales",
+    "Claims",
+    "Returns",
+    "Onboarding",
+    "Technical",
+    "Premium",
+    "Renewals",
+    "Accounts",
+    "Shipping",
+    "Loyalty",
+    "Fraud",
+    "Payments",
+    "Retention",
+    "Warranty",
+    "Bookings",
 )
 _SUFFIXES: Final = ("Support", "Care", "Desk", "Line", "Team")
 _MEDIA_SHARE: Final = {"voice": 0.7, "chat": 0.3}
@@ -102,9 +116,7 @@ def day_curve(t_ms: int) -> float:
 class World:
     """Queues, agents and interactions. Owns its clock (``now_ms``); never touches I/O or the wall clock."""
 
-    def __init__(
-        self, *, seed: int, queues: int, agents: int, start_ms: int, arrivals_per_min: float = 12.0
-    ) -> None:
+    def __init__(self, *, seed: int, queues: int, agents: int, start_ms: int, arrivals_per_min: float = 12.0) -> None:
         self._rng = random.Random(seed)
         self.now_ms = start_ms
         self.arrivals_per_min = arrivals_per_min
@@ -214,14 +226,18 @@ class World:
             self._substep(self.now_ms, t1)
             self.now_ms = t1
         self._roll_intervals_at(self.now_ms)
+        self._prune_waves(self.now_ms)
         return self._diff()
+
+    def _prune_waves(self, t_ms: int) -> None:
+        for wave_id in [w.wave_id for w in self._waves.values() if w.end_ms <= t_ms]:
+            del self._waves[wave_id]
 
     def _substep(self, t0: int, t1: int) -> None:
         self._roll_intervals_at(t0)
         rng = self._rng
         dt = t1 - t0
-        for wave_id in [w.wave_id for w in self._waves.values() if w.end_ms <= t0]:
-            del self._waves[wave_id]
+        self._prune_waves(t0)
         # arrivals
         for q in self.queues:
             for m in q.media:
@@ -229,7 +245,7 @@ class World:
                 for _ in range(_poisson(rng, rate * dt)):
                     self._arrive(q.queue_id, m, t0 + rng.randrange(dt))
         # abandons
-        for (qid, m), book in self._books.items():
+        for book in self._books.values():
             keep = []
             for it in book.waiting:
                 if it.abandon_at_ms <= t1:
@@ -241,8 +257,10 @@ class World:
                     keep.append(it)
             book.waiting = keep
         # agent timers, in time order
-        due = sorted((a for a in self._agents if a.until_ms is not None and a.until_ms <= t1),
-                     key=lambda a: (a.until_ms, a.index))
+        due = sorted(
+            (a for a in self._agents if a.until_ms is not None and a.until_ms <= t1),
+            key=lambda a: (a.until_ms, a.index),
+        )
         for agent in due:
             self._timer(agent, t1)
         # spontaneous status changes

@@ -1,0 +1,194 @@
+"""REST analytics and routing queries, answered from the world's current state (pure functions)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from . import wire
+from .model import IntervalStats
+from .world import World
+
+OBSERVATION_METRICS: Final = frozenset(
+    {
+        "oActiveUsers",
+        "oAlerting",
+        "oInteracting",
+        "oMemberUsers",
+        "oOffQueueUsers",
+        "oOnQueueUsers",
+        "oUserPresences",
+        "oUserRoutingStatuses",
+        "oWaiting",
+    }
+)
+_USER_METRICS: Final = (
+    "oUserRoutingStatuses",
+    "oActiveUsers",
+    "oMemberUsers",
+    "oOffQueueUsers",
+    "oOnQueueUsers",
+    "oUserPresences",
+)
+_CONVERSATION_METRICS: Final = ("oWaiting", "oInteracting", "oAlerting")
+AGGREGATE_METRICS: Final = ("nOffered", "tAnswered", "tAbandon", "oServiceLevel")
+
+
+class QueryError(ValueError):
+    """A query the platform refuses with 400; the message names the field."""
+
+
+def _predicates(node: Any, path: str) -> list[tuple[str, str]]:
+    """(dimension, value) of every predicate in a filter tree."""
+    if node is None:
+        return []
+    if not isinstance(node, dict):
+        raise QueryError(f"{path}: must be an object")
+    out: list[tuple[str, str]] = []
+    for i, p in enumerate(node.get("predicates") or []):
+        if not isinstance(p, dict) or not isinstance(p.get("value"), str):
+            raise QueryError(f"{path}.predicates[{i}]: dimension and value are required")
+        dim = p.get("dimension")
+        if dim not in ("queueId", "mediaType"):
+            raise QueryError(f"{path}.predicates[{i}].dimension: must be queueId or mediaType")
+        out.append((dim, p["value"]))
+    for i, c in enumerate(node.get("clauses") or []):
+        out.extend(_predicates(c, f"{path}.clauses[{i}]"))
+    return out
+
+
+def _selection(world: World, flt: Any) -> tuple[list[str], set[str] | None]:
+    preds = _predicates(flt, "filter")
+    ids = [v for d, v in preds if d == "queueId"]
+    media = {v for d, v in preds if d == "mediaType"} or None
+    if not ids:  # lenient: no queue predicate selects every queue (UNCONFIRMED on the real platform)
+        ids = [q.queue_id for q in world.queues]
+    return [i for i in dict.fromkeys(ids) if i in world.queue_by_id], media
+
+
+def observations_query(world: World, body: Any) -> wire.JSON:
+    """``POST /api/v2/analytics/queues/observations/query``. Raises ``QueryError``."""
+    if not isinstance(body, dict):
+        raise QueryError("body: a JSON object is required")
+    if "filter" not in body:
+        raise QueryError("filter: required")
+    metrics = body.get("metrics")
+    if not isinstance(metrics, list) or not metrics:
+        raise QueryError("metrics: a non-empty list is required")
+    details = body.get("detailMetrics") or []
+    for field, names in (("metrics", metrics), ("detailMetrics", details)):
+        for i, m in enumerate(names):
+            if m not in OBSERVATION_METRICS:
+                raise QueryError(f"{field}[{i}]: unknown metric {m!r}")
+    wanted = set(metrics) | set(details)
+    queue_ids, media_filter = _selection(world, body.get("filter"))
+    results: list[wire.JSON] = []
+    for qid in queue_ids:
+        q = world.queue_by_id[qid]
+        counts = dict(world.agent_counts(qid))
+        user_data: list[wire.JSON] = []
+        for metric in _USER_METRICS:
+            if metric not in wanted:
+                continue
+            if metric == "oUserRoutingStatuses":
+                user_data.extend(wire.routing_status_metrics(world.agent_counts(qid)))
+            elif metric != "oUserPresences":
+                on_queue = sum(n for s, n in counts.items() if s != "OFF_QUEUE")
+                value = {
+                    "oActiveUsers": on_queue,
+                    "oMemberUsers": sum(counts.values()),
+                    "oOffQueueUsers": counts["OFF_QUEUE"],
+                    "oOnQueueUsers": on_queue,
+                }[metric]
+                user_data.append({"metric": metric, "stats": {"count": value}})
+        if any(m in wanted for m in _USER_METRICS):
+            results.append({"group": {"queueId": qid}, "data": user_data})
+        if not any(m in wanted for m in _CONVERSATION_METRICS):
+            continue
+        for m in q.media:
+            if media_filter is not None and m not in media_filter:
+                continue
+            st = world.media_state(qid, m)
+            values = {"oWaiting": st.waiting, "oInteracting": st.interacting, "oAlerting": st.alerting}
+            data: list[wire.JSON] = []
+            for metric in _CONVERSATION_METRICS:
+                if metric not in wanted:
+                    continue
+                entry: wire.JSON = {"metric": metric, "stats": {"count": values[metric]}}
+                if metric in details:
+                    entry["truncated"] = False
+                    if metric == "oWaiting":
+                        entry["observations"] = [wire.observation_detail(d) for d in world.waiting_details(qid, m)]
+                data.append(entry)
+            results.append({"group": {"queueId": qid, "mediaType": m}, "data": data})
+    return {"results": results}
+
+
+def aggregates_query(world: World, body: Any) -> wire.JSON:
+    """``POST /api/v2/analytics/conversations/aggregates/query`` over the current 30-minute interval.
+
+    Only the current interval is kept; a query interval that does not overlap it returns no results.
+    Raises ``QueryError``.
+    """
+    if not isinstance(body, dict):
+        raise QueryError("body: a JSON object is required")
+    interval = body.get("interval")
+    try:
+        start_txt, end_txt = interval.split("/") if isinstance(interval, str) else ("", "")
+        start, end = wire.parse_iso_ms(start_txt), wire.parse_iso_ms(end_txt)
+    except ValueError:
+        raise QueryError("interval: an ISO-8601 'start/end' is required") from None
+    if end <= start:
+        raise QueryError("interval: end must be after start")
+    metrics = body.get("metrics")
+    if not isinstance(metrics, list) or not metrics:
+        raise QueryError("metrics: a non-empty list is required")
+    for i, m in enumerate(metrics):
+        if m not in AGGREGATE_METRICS:
+            raise QueryError(f"metrics[{i}]: {m!r} is not supported (supported: {', '.join(AGGREGATE_METRICS)})")
+    group_by = body.get("groupBy") or []
+    if not isinstance(group_by, list) or any(g not in ("queueId", "mediaType") for g in group_by):
+        raise QueryError("groupBy: only queueId and mediaType are supported")
+    queue_ids, media_filter = _selection(world, body.get("filter"))
+    buckets: dict[tuple[tuple[str, str], ...], list[IntervalStats]] = {}
+    for qid in queue_ids:
+        for m in world.queue_by_id[qid].media:
+            if media_filter is not None and m not in media_filter:
+                continue
+            iv = world.media_state(qid, m).interval
+            if iv.end_ms <= start or iv.start_ms >= end:
+                continue
+            key = tuple((g, qid if g == "queueId" else m) for g in group_by)
+            buckets.setdefault(key, []).append(iv)
+    results = []
+    for key, ivs in buckets.items():
+        total = IntervalStats(
+            start_ms=ivs[0].start_ms,
+            end_ms=ivs[0].end_ms,
+            offered=sum(i.offered for i in ivs),
+            answered=sum(i.answered for i in ivs),
+            answered_sum_ms=sum(i.answered_sum_ms for i in ivs),
+            abandoned=sum(i.abandoned for i in ivs),
+            abandoned_sum_ms=sum(i.abandoned_sum_ms for i in ivs),
+            sl_numerator=sum(i.sl_numerator for i in ivs),
+            sl_denominator=sum(i.sl_denominator for i in ivs),
+            sl_target=ivs[0].sl_target,
+        )
+        text = wire.interval_text(total) if body.get("granularity") else interval
+        results.append(
+            {"group": dict(key), "data": [{"interval": text, "metrics": wire.aggregate_metrics(total, metrics)}]}
+        )
+    return {"results": results}
+
+
+def routing_queues(world: World, *, page_size: int, page_number: int) -> wire.JSON:
+    """``GET /api/v2/routing/queues``: a page of ``{id, name}`` entities, 1-based pages."""
+    total = len(world.queues)
+    first = (page_number - 1) * page_size
+    entities = [wire.queue_entity(q) for q in world.queues[first : first + page_size]]
+    return {
+        "entities": entities,
+        "pageNumber": page_number,
+        "pageSize": page_size,
+        "total": total,
+        "pageCount": (total + page_size - 1) // page_size,
+    }
