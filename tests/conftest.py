@@ -62,3 +62,34 @@ async def proxy(start_proxy: StartProxy) -> RunningProxy:
 async def client(proxy: RunningProxy) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=proxy.url, timeout=httpx.Timeout(5, read=None)) as c:
         yield c
+
+
+@dataclass
+class Stack:
+    """A simulator pushing through its Event Bus into a running proxy, both on loopback."""
+
+    sim_url: str
+    proxy: RunningProxy
+    subscription_id: str
+
+
+async def start_stack(nursery: trio.Nursery, start_proxy: StartProxy, *, sim: object | None = None,
+                      batch: bool = False, **proxy_overrides: object) -> Stack:
+    from queuecast.wiring import subscribe_eventbus
+    from simulator.server import serve as serve_simulator
+    from simulator.settings import SimSettings
+
+    sim_settings = sim if isinstance(sim, SimSettings) else SimSettings(port=0, seed=7, queues=5, agents=30,
+                                                                       arrivals_per_min=120.0, callback_secret=SECRET)
+    sim_url = await nursery.start(functools.partial(serve_simulator, sim_settings))
+    proxy = await start_proxy(**proxy_overrides)
+    subscription = await subscribe_eventbus(sim_url, proxy.url, client_id=sim_settings.client_id,
+                                            client_secret=sim_settings.client_secret,
+                                            callback_secret=sim_settings.callback_secret, batch=batch,
+                                            retry_interval_s=0.2)
+    return Stack(sim_url, proxy, subscription)
+
+
+@pytest.fixture
+async def stack(nursery: trio.Nursery, start_proxy: StartProxy) -> Stack:
+    return await start_stack(nursery, start_proxy)

@@ -1,0 +1,75 @@
+"""``queuecast demo``: the simulator, the proxy and the wallboard in one process, in memory.
+
+The simulator's Event Bus pushes signed callbacks to the proxy over loopback HTTP, exactly the
+path a tenant's deliveries take; the browser opens the wallboard the proxy serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+
+import trio
+
+from proxy.server import serve as serve_proxy
+from proxy.server import wait_for_signal
+from proxy.settings import Secret, Settings
+from queuecast.cli import configure_logging
+from queuecast.wiring import subscribe_eventbus
+from simulator.server import serve as serve_simulator
+from simulator.settings import SimSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="queuecast demo",
+        description="Run the simulator and the proxy together and print the wallboard URL. Ctrl-C stops both.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface for both servers (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="proxy/wallboard port (default 8080)")
+    parser.add_argument("--sim-port", type=int, default=0, help="simulator port (default: any free port)")
+    parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
+    parser.add_argument("--queues", type=int, default=6, help="number of queues (default 6)")
+    parser.add_argument("--agents", type=int, default=60, help="number of agents (default 60)")
+    parser.add_argument("--arrivals-per-min", type=float, default=40.0,
+                        help="base arrivals per queue per minute (default 40)")
+    parser.add_argument("--aggregate-ms", type=int, default=500, help="proxy aggregation window (default 500)")
+    return parser
+
+
+async def run_demo(args: argparse.Namespace) -> None:
+    callback_secret = "queuecast-demo-callback-secret"
+    sim_settings = SimSettings(
+        host=args.host, port=args.sim_port, seed=args.seed, queues=args.queues, agents=args.agents,
+        arrivals_per_min=args.arrivals_per_min, callback_secret=callback_secret,
+    )
+    proxy_settings = Settings(
+        host=args.host, port=args.port, demo=True, callback_secret=Secret(callback_secret),
+        aggregate_ms=args.aggregate_ms, cors_origins=("*",), stale_after_s=30.0,
+    )
+    async with trio.open_nursery() as nursery:
+        sim_url = await nursery.start(functools.partial(serve_simulator, sim_settings))
+        proxy_url = await nursery.start(functools.partial(serve_proxy, proxy_settings))
+        await subscribe_eventbus(sim_url, proxy_url, client_id=sim_settings.client_id,
+                                 client_secret=sim_settings.client_secret, callback_secret=callback_secret)
+        print(f"queuecast demo: simulator on {sim_url} (truth: {sim_url}/sim/truth)", flush=True)
+        print(f"queuecast demo: wallboard on {proxy_url}/   (stream: {proxy_url}/dashboard-stream)", flush=True)
+        print("queuecast demo: start a wave with "
+              f"curl -XPOST {sim_url}/sim/waves -H 'Content-Type: application/json' "
+              "-d '{\"ratePerMin\": 600, \"durationS\": 60}'   — Ctrl-C to stop", flush=True)
+        await wait_for_signal()
+        nursery.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging("WARNING")
+    try:
+        trio.run(run_demo, args)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"queuecast demo: {exc} (is port {args.port} in use? try --port)", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,50 @@
+import math
+
+import trio
+
+from proxy.hub.memory_broker import MemoryBroker
+from proxy.metrics import Metrics
+from proxy.state.aggregator import Aggregator, Throttle
+from proxy.state.observation import QueueObservation
+from proxy.state.reducer import Reducer
+from tests.test_reducer import t
+
+
+def test_throttle_leading_then_trailing_edge():
+    throttle = Throttle(0.5)
+    assert throttle.last == -math.inf and throttle.delay(100.0) == 0.0  # isolated: at once
+    throttle.fired(100.0)
+    assert abs(throttle.delay(100.2) - 0.3) < 1e-9
+    assert throttle.delay(100.7) == 0.0
+
+
+class RecordingBroker(MemoryBroker):
+    def __init__(self) -> None:
+        super().__init__(ring_size=100, epoch="e")
+        self.times: list[float] = []
+
+    def publish(self, views, removed=()):
+        self.times.append(trio.current_time())
+        return super().publish(views, removed)
+
+
+async def test_under_load_at_most_one_frame_per_window(autojump_clock):
+    reducer, broker = Reducer(), RecordingBroker()
+    agg = Aggregator(reducer, broker, window_s=0.5, metrics=Metrics())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(agg.serve)
+        first_mark = trio.current_time()
+        for step in range(100):  # 10 s of events every 0.1 s
+            reducer.apply(QueueObservation(f"q{step % 7}", "voice", t(step), waiting=step))
+            agg.mark(f"q{step % 7}", trio.current_time())
+            await trio.sleep(0.1)
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    times = broker.times
+    assert times[0] == first_mark  # leading edge: the first change went out at once
+    assert len(times) <= 10 / 0.5 + 2
+    assert all(b - a >= 0.5 - 1e-9 for a, b in zip(times, times[1:], strict=False))
+    # every queue's newest value went out
+    assert {q: broker.snapshot().views[q].body["waiting"] for q in broker.snapshot().views} == {
+        f"q{i}": max(s for s in range(100) if s % 7 == i) for i in range(7)
+    }

@@ -1,0 +1,86 @@
+"""Per-client mailboxes and the in-memory broker, without I/O."""
+
+from proxy.hub.frames import Frame, merge_frames
+from proxy.hub.memory_broker import MemoryBroker
+from proxy.hub.subscriber import Subscriber, SubscriberClosed
+from proxy.state.view import QueueView
+
+
+def view(queue_id: str, waiting: int) -> QueueView:
+    return QueueView(queue_id, {"waiting": waiting}, b'{"waiting":%d}' % waiting)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_publisher_never_waits_and_a_slow_subscriber_is_coalesced():
+    clock = Clock()
+    broker = MemoryBroker(ring_size=100, epoch="e")
+    slow = Subscriber(capacity=3, stall_s=10, clock=clock)
+    broker.attach(slow, None)
+    for n in range(1, 11):
+        broker.publish({f"q{n % 4}": view(f"q{n % 4}", n)})
+    assert slow.pending <= 3 and slow.coalesced > 0
+    chunks = b"".join(slow.drain())
+    assert b"id: e-10" in chunks  # the newest id: resuming from here is exact
+    for queue, newest in (("q0", 8), ("q1", 9), ("q2", 10), ("q3", 7)):
+        assert f'"{queue}":{{"waiting":{newest}}}'.encode() in chunks
+
+
+def test_a_subscriber_stalled_past_its_timeout_is_closed():
+    clock = Clock()
+    broker = MemoryBroker(ring_size=100, epoch="e")
+    sub = Subscriber(capacity=1, stall_s=5, clock=clock)
+    broker.attach(sub, None)
+    broker.publish({"q": view("q", 1)})
+    broker.publish({"q": view("q", 2)})
+    clock.now = 6.0
+    broker.publish({"q": view("q", 3)})
+    assert sub.closed_reason == "stalled" and broker.subscriber_count == 0
+    try:
+        sub.drain()
+    except SubscriberClosed as closed:
+        assert closed.reason == "stalled"
+    else:
+        raise AssertionError("a closed subscriber must not drain")
+
+
+def test_draining_resets_the_stall_timer():
+    clock = Clock()
+    sub = Subscriber(capacity=1, stall_s=5, clock=clock)
+    for step in range(10):
+        clock.now = step * 3.0
+        sub.offer(Frame("delta", "e", step * 2 + 1, "t", {"q": view("q", step)}))
+        sub.offer(Frame("delta", "e", step * 2 + 2, "t", {"q": view("q", step)}))
+        sub.drain()
+    assert sub.closed_reason is None
+
+
+def test_merge_keeps_a_leading_snapshot_and_applies_removals():
+    snap = Frame("snapshot", "e", 1, "t", {"a": view("a", 1), "b": view("b", 1)}, upstream={"upstream": "live"})
+    merged = merge_frames([snap, Frame("delta", "e", 2, "t", {"a": view("a", 2)}, ("b",))])
+    assert merged.kind == "snapshot" and merged.seq == 2 and set(merged.views) == {"a"}
+    delta = merge_frames([Frame("delta", "e", 3, "t", {}, ("x",)), Frame("delta", "e", 4, "t", {"x": view("x", 1)})])
+    assert delta.removed == () and set(delta.views) == {"x"}
+
+
+def test_filtered_subscriber_skips_frames_for_other_queues_but_always_gets_its_snapshot():
+    broker = MemoryBroker(ring_size=10, epoch="e")
+    sub = Subscriber(capacity=10, stall_s=10, only=frozenset({"a"}))
+    broker.attach(sub, None)
+    broker.publish({"b": view("b", 1)})
+    broker.publish({"a": view("a", 1), "b": view("b", 2)})
+    out = sub.drain()
+    assert out[0].startswith(b"id: e-0\nevent: snapshot")
+    assert len(out) == 2 and b'"b"' not in out[1] and b"id: e-2" in out[1]
+
+
+def test_frame_encoding_is_shared_per_filter():
+    frame = Frame("delta", "e", 1, "t", {"a": view("a", 1)})
+    assert frame.data() is frame.data()
+    assert frame.data(frozenset({"a"})) is frame.data(frozenset({"a"}))
