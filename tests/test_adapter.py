@@ -35,7 +35,8 @@ def test_instant_and_interval_entries_become_one_observation():
     assert o.observed_at == datetime(2026, 11, 27, 21, 0, 5, tzinfo=UTC)
     assert o.longest_waiting_since == datetime.fromtimestamp(1795813200, UTC)
     assert o.interval is not None
-    assert (o.interval.offered, o.interval.answered, o.interval.answered_sum_ms, o.interval.abandoned) == (9, 7, 70000, 2)
+    iv = o.interval
+    assert (iv.offered, iv.answered, iv.answered_sum_ms, iv.abandoned) == (9, 7, 70000, 2)
     assert (o.interval.sl_numerator, o.interval.sl_denominator, o.interval.sl_target) == (3, 6, 0.8)
 
 

@@ -3,9 +3,8 @@
 import json
 import math
 
-import trio
-
 import httpx
+import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

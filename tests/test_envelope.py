@@ -62,7 +62,8 @@ def test_eventbridge_envelope_carries_an_observations_body():
     body = {
         "version": "0", "id": "eb-1", "detail-type": "v2.analytics.queues.q9.observations",
         "source": "aws.partner/genesys.com/cloud/org/suffix", "time": "2026-11-27T21:00:00Z",
-        "detail": {"topicName": "v2.analytics.queues.q9.observations", "version": "2", "metadata": {"CorrelationId": "c"},
+        "detail": {"topicName": "v2.analytics.queues.q9.observations", "version": "2",
+                   "metadata": {"CorrelationId": "c"},
                    "eventBody": {"group": {"queueId": "q9", "mediaType": "voice"}, "data": [
                        {"interval": "2026-11-27T21:00:01.000Z/2026-11-27T21:00:01.000Z",
                         "metrics": [{"metric": "oWaiting", "stats": {"count": 4}}]}]}},

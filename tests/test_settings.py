@@ -52,7 +52,8 @@ def test_star_cors_only_in_demo_mode():
 
 
 def test_topic_templates_and_exact_topics_are_accepted():
-    s = load_settings({**BASE, "QC_TOPICS": "v2.analytics.queues.{id}.observations, com.genesyscloud.telephony.queue.update"})
+    topics = "v2.analytics.queues.{id}.observations, com.genesyscloud.telephony.queue.update"
+    s = load_settings({**BASE, "QC_TOPICS": topics})
     assert s.topics == ("v2.analytics.queues.{id}.observations", "com.genesyscloud.telephony.queue.update")
 
 
