@@ -9,8 +9,7 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import trio
-from hypercorn.config import Config
-from hypercorn.config import Sockets
+from hypercorn.config import Config, Sockets
 from hypercorn.trio.run import worker_serve
 from hypercorn.utils import wrap_app
 
@@ -64,7 +63,7 @@ async def serve(
         binds: list[str] = await nursery.start(
             functools.partial(
                 worker_serve,
-                wrap_app(app, config.wsgi_max_body_size, None),  # type: ignore[arg-type]  # QuartTrio is ASGI
+                wrap_app(app, config.wsgi_max_body_size, None),
                 config,
                 sockets=sockets,
                 shutdown_trigger=_shutdown,

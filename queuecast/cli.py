@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(bench_main(rest))
     if command in ("record", "replay"):
-        from bench import trace
+        import bench.trace as trace
 
         return int(trace.record_main(rest) if command == "record" else trace.replay_main(rest))
     print(f"queuecast: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
