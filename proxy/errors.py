@@ -33,6 +33,15 @@ class UpstreamError(QueuecastError):
     """The Genesys side answered with something we cannot use."""
 
 
+class PlatformError(UpstreamError):
+    """A platform API call failed: ``status`` is the HTTP status (0 when no answer came back)."""
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 class AuthError(UpstreamError):
     """OAuth failed. ``fatal`` is true for ``invalid_client``: retrying cannot help."""
 

@@ -1,0 +1,230 @@
+"""The token manager: one OAuth client-credentials token per process, refreshed ahead of expiry.
+
+Contract (DESIGN 4, platform reference §1):
+
+- ``POST <login>/oauth/token`` with ``Authorization: Basic base64(id:secret)`` and
+  ``grant_type=client_credentials`` (RFC 6749 §4.4); the answer's ``expires_in`` sets the lifetime.
+  There is no refresh token: a new token is fetched.
+- A token is refreshed once its remaining lifetime drops below the grace (``QC_TOKEN_GRACE_S``),
+  never later than at 90 % of its lifetime, and never before half of it (a 5-minute token with a
+  300 s grace would otherwise be refreshed on every call).
+- Single flight: however many callers need a token at once, one request goes out.
+- A failed refresh while the old token is still valid keeps the old token and retries after a
+  jittered exponential backoff (``Retry-After`` of a 429/503 is honoured as a floor).
+- ``invalid_client`` (and ``unauthorized_client``) is fatal: :class:`~proxy.errors.AuthError`
+  with ``fatal=True``, raised to every later caller too; retrying cannot help.
+- Neither the client secret nor a token ever appears in a log line, an exception or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import msgspec
+import trio
+
+from proxy.auth.backoff import Backoff
+from proxy.auth.ratelimit import retry_after_s
+from proxy.errors import AuthError
+from proxy.settings import Secret
+
+log = logging.getLogger("queuecast.upstream.token")
+
+_FATAL_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """One bearer token. Times are trio's clock (seconds). ``value`` is kept out of ``repr``."""
+
+    value: str = field(repr=False)
+    generation: int
+    issued_at: float
+    expires_at: float
+    refresh_at: float
+
+    @property
+    def lifetime_s(self) -> float:
+        return self.expires_at - self.issued_at
+
+
+def refresh_lead_s(lifetime_s: float, grace_s: float) -> float:
+    """How long before expiry to refresh: the grace, at least 10 % and at most 50 % of the lifetime."""
+    return min(max(grace_s, 0.1 * lifetime_s), 0.5 * lifetime_s)
+
+
+class _TokenResponse(msgspec.Struct):
+    access_token: str
+    expires_in: float
+    token_type: str = "bearer"
+
+
+class _OAuthError(msgspec.Struct):
+    error: str = ""
+    error_description: str = ""
+
+
+class TokenManager:
+    """Owns the current token. Share one per process; :meth:`token` is safe to call from any task.
+
+    ``http`` is used for the token endpoint only (its own auth is bypassed with Basic credentials).
+    """
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        token_url: str,
+        client_id: str,
+        client_secret: Secret,
+        grace_s: float = 300.0,
+        timeout_s: float = 15.0,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
+        self._http = http
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self.grace_s = grace_s
+        self._timeout_s = timeout_s
+        self._backoff = backoff or Backoff(initial_s=1.0, max_s=60.0)
+        self._clock = clock
+        self._lock = trio.Lock()
+        self._token: AccessToken | None = None
+        self._fatal: AuthError | None = None
+        self._generation = 0
+        self.retry_at = -math.inf
+        """After a failed refresh: no new attempt before this time (trio clock)."""
+        self.requests = 0
+        """Token requests sent so far (observability and tests)."""
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> AccessToken | None:
+        """The token held now (possibly due for refresh), without any I/O."""
+        return self._token
+
+    @property
+    def fatal(self) -> AuthError | None:
+        return self._fatal
+
+    def _fresh(self, token: AccessToken | None, now: float) -> bool:
+        return token is not None and now < token.refresh_at
+
+    def _usable(self, token: AccessToken | None, now: float) -> bool:
+        return token is not None and now < token.expires_at
+
+    async def token(self) -> AccessToken:
+        """A valid token, refreshed first when due.
+
+        Raises :class:`AuthError`: ``fatal=True`` for rejected credentials (forever after), otherwise
+        when there is no valid token and the endpoint failed (callers back off; this manager also
+        spaces its own attempts).
+        """
+        if self._fatal is not None:
+            raise self._fatal
+        if self._fresh(self._token, self._clock()):
+            assert self._token is not None
+            return self._token
+        async with self._lock:  # single flight: the first caller fetches, the others find its token
+            now = self._clock()
+            if self._fatal is not None:
+                raise self._fatal
+            old = self._token
+            if self._fresh(old, now):
+                assert old is not None
+                return old
+            if now < self.retry_at:
+                if self._usable(old, now):
+                    assert old is not None
+                    return old  # backing off: the old token still works
+                await trio.sleep_until(self.retry_at)
+            return await self._refresh(old)
+
+    async def _refresh(self, old: AccessToken | None) -> AccessToken:
+        try:
+            new = await self._fetch()
+        except AuthError as exc:
+            if exc.fatal:
+                self._fatal = exc
+                self._token = None
+                log.error("%s", exc)
+                raise
+            now = self._clock()
+            self.retry_at = max(self.retry_at, now + self._backoff.next())
+            self.last_error = str(exc)
+            if self._usable(old, now):
+                assert old is not None
+                log.warning("token refresh failed (%s); keeping the current token for %.0f s more, "
+                            "next attempt in %.1f s", exc, old.expires_at - now, self.retry_at - now)
+                return old
+            log.warning("token request failed (%s); next attempt in %.1f s", exc, self.retry_at - now)
+            raise
+        self._backoff.reset()
+        self.retry_at = -math.inf
+        self.last_error = None
+        self._token = new
+        log.info("new access token (generation %d, lifetime %.0f s, refresh in %.0f s)",
+                 new.generation, new.lifetime_s, new.refresh_at - new.issued_at)
+        return new
+
+    def invalidate(self, token: AccessToken) -> None:
+        """The platform refused ``token`` (401 ``bad.credentials``, ``token_revoked``): fetch a new one
+        on the next call. A stale report about an already replaced token changes nothing."""
+        if self._token is not None and self._token.generation == token.generation:
+            log.warning("access token generation %d was refused by the platform; fetching a new one",
+                        token.generation)
+            self._token = None
+            self.retry_at = -math.inf
+
+    async def _fetch(self) -> AccessToken:
+        started = self._clock()
+        self.requests += 1
+        try:
+            with trio.fail_after(self._timeout_s):
+                response = await self._http.post(
+                    self._token_url,
+                    data={"grant_type": "client_credentials"},
+                    auth=httpx.BasicAuth(self._client_id, self._client_secret.reveal()),
+                    headers={"Accept": "application/json"},
+                )
+        except trio.TooSlowError:
+            raise AuthError(f"token endpoint did not answer within {self._timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise AuthError(f"token endpoint unreachable ({type(exc).__name__})") from exc
+        if response.status_code == 200:
+            try:
+                body = msgspec.json.decode(response.content, type=_TokenResponse)
+            except msgspec.DecodeError:
+                raise AuthError("token endpoint answered 200 without access_token/expires_in") from None
+            if body.expires_in <= 0 or not body.access_token:
+                raise AuthError("token endpoint answered an empty or already expired token")
+            self._generation += 1
+            lifetime = float(body.expires_in)
+            return AccessToken(
+                value=body.access_token,
+                generation=self._generation,
+                issued_at=started,
+                expires_at=started + lifetime,
+                refresh_at=started + lifetime - refresh_lead_s(lifetime, self.grace_s),
+            )
+        try:
+            err = msgspec.json.decode(response.content, type=_OAuthError)
+        except msgspec.DecodeError:
+            err = _OAuthError()
+        if err.error in _FATAL_ERRORS:
+            raise AuthError(
+                f"OAuth client {self._client_id!r} was rejected by {self._token_url} ({err.error}, HTTP "
+                f"{response.status_code}): check QC_CLIENT_ID and QC_CLIENT_SECRET (or QC_CLIENT_SECRET_FILE) "
+                "and the region; the upstream is stopped",
+                fatal=True,
+            )
+        if response.status_code in (429, 503):
+            self.retry_at = self._clock() + retry_after_s(response.headers)
+        reason = f"{err.error}: {err.error_description}" if err.error else response.reason_phrase
+        raise AuthError(f"token endpoint answered HTTP {response.status_code} ({reason})")

@@ -1,0 +1,127 @@
+"""Event Bus mode: the proxy provisions its own push subscription (the guide's API; the simulator).
+
+Exactly one subscription per proxy, recognised by callback URL and description: found and kept
+when its topics match, created when missing, recreated when its topics differ or it vanished
+(checked every ``eventbus_check_s``), duplicates deleted. Topics are the allowlist's exact topics
+(the API refuses wildcards and templates; with no exact topic, the observations template is
+expanded for the followed queues). Deliveries are signed with ``QC_CALLBACK_SECRET`` (and/or carry
+the API key). After a (re)creation the state is backfilled, since nothing missed is replayed. On
+a clean shutdown the subscription is deleted when ``QC_EVENTBUS_CLEANUP`` is on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+
+from proxy.auth.backoff import Backoff
+from proxy.errors import AuthError, UpstreamError
+from proxy.upstream.backfill import backfill
+from proxy.upstream.context import OBSERVATIONS_TOPIC, UpstreamContext
+
+log = logging.getLogger("queuecast.upstream.eventbus")
+
+CALLBACK_PATH = "/api/v1/event-stream/callback"
+DESCRIPTION = "queuecast proxy"
+
+
+def subscription_topics(allowlist: tuple[str, ...], queue_ids: list[str]) -> list[str]:
+    exact = [t for t in allowlist if "{id}" not in t]
+    if exact:
+        return exact
+    if OBSERVATIONS_TOPIC in allowlist:
+        return [OBSERVATIONS_TOPIC.replace("{id}", qid) for qid in queue_ids]
+    return []
+
+
+class EventBusUpstream:
+    def __init__(self, ctx: UpstreamContext) -> None:
+        self._ctx = ctx
+        cfg = ctx.config
+        if not cfg.public_url:
+            raise ValueError("eventbus mode needs a public URL (QC_PUBLIC_URL)")
+        self.callback_url = cfg.public_url.rstrip("/") + CALLBACK_PATH
+        self.description = f"{DESCRIPTION} {cfg.public_url.rstrip('/')}"
+        self.subscription_id: str | None = None
+        self.created = 0
+        self._backoff = Backoff(initial_s=cfg.backoff_initial_s, max_s=cfg.backoff_max_s)
+
+    def _body(self, topics: list[str]) -> dict[str, Any]:
+        cfg = self._ctx.config
+        body: dict[str, Any] = {"callbackUrl": self.callback_url, "description": self.description,
+                                "topics": topics}
+        if cfg.callback_secret is not None:
+            body["secret"] = cfg.callback_secret.reveal()  # sent to the platform only, to sign deliveries
+        if cfg.callback_api_key is not None:
+            body["apiKey"] = cfg.callback_api_key.reveal()
+            body["apiKeyHeader"] = cfg.callback_api_key_header
+        return body
+
+    async def ensure(self, topics: list[str]) -> bool:
+        """Make exactly one matching subscription exist; true when it had to be (re)created."""
+        platform = self._ctx.platform
+        mine = [s for s in await platform.list_event_subscriptions()
+                if s.callbackUrl == self.callback_url and s.description == self.description]
+        keep = next((s for s in mine if sorted(s.topics) == sorted(topics)), None)
+        for sub in mine:
+            if sub is not keep:
+                log.info("deleting subscription %s (duplicate or outdated topics)", sub.id)
+                await platform.delete_event_subscription(sub.id)
+        if keep is not None:
+            self.subscription_id = keep.id
+            return False
+        sub = await platform.create_event_subscription(self._body(topics))
+        self.subscription_id = sub.id
+        self.created += 1
+        log.info("subscription %s created for %s (%d topics)", sub.id, self.callback_url, len(topics))
+        return True
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        status = self._ctx.runtime.status
+        queue_ids: list[str] | None = None
+        names: dict[str, str] = {}
+        try:
+            while True:
+                try:
+                    if queue_ids is None:
+                        queue_ids, names = await self._ctx.discover()
+                    topics = subscription_topics(self._ctx.config.topics, queue_ids)
+                    if not topics:
+                        status.set("down", "no topics to subscribe: check QC_TOPICS")
+                        return
+                    if await self.ensure(topics):
+                        rt = self._ctx.runtime
+                        await backfill(self._ctx.platform, rt.ingestor, rt.reducer, queue_ids, names=names)
+                    self._backoff.reset()
+                    if status.state == "down":
+                        status.set("degraded", "event bus subscription active; waiting for deliveries")
+                    delay = self._ctx.config.eventbus_check_s
+                except AuthError as exc:
+                    if exc.fatal:
+                        self._ctx.stop(exc)
+                        return
+                    delay = self._failed(exc)
+                except UpstreamError as exc:
+                    delay = self._failed(exc)
+                await trio.sleep(delay)
+        finally:
+            await self._cleanup()
+
+    def _failed(self, exc: Exception) -> float:
+        delay = self._backoff.next()
+        log.warning("event bus subscription check failed (%s); retrying in %.1f s", exc, delay)
+        self._ctx.runtime.status.set("degraded" if self.subscription_id else "down", f"event bus: {exc}")
+        return delay
+
+    async def _cleanup(self) -> None:
+        if not (self._ctx.config.eventbus_cleanup and self.subscription_id and self._ctx.fatal is None):
+            return
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            try:
+                await self._ctx.platform.delete_event_subscription(self.subscription_id)
+                log.info("subscription %s deleted (clean shutdown)", self.subscription_id)
+            except (UpstreamError, AuthError) as exc:
+                log.warning("could not delete subscription %s: %s", self.subscription_id, exc)

@@ -1,0 +1,234 @@
+"""Notifications mode against the simulator, over real HTTP and WebSocket.
+
+Each test runs a real proxy (Hypercorn) and a real simulator; the upstream connects to the
+simulator's OAuth, REST and WebSocket endpoints. The wallboard state is compared with
+``/sim/truth`` with the world paused (views without ``updatedAt``: a backfill carries its own time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import trio
+
+from proxy.settings import Secret
+from proxy.upstream.context import UpstreamContext
+from proxy.upstream.notifications import Lane, NotificationsUpstream
+from proxy.upstream.runner import run_upstream
+from tests.conftest import RunningProxy, StartProxy
+from tests.e2e.conftest import RunningSim, StartSim, Views, start_upstream, upstream_config, wait_until
+
+
+@dataclass
+class Rig:
+    sim: RunningSim
+    proxy: RunningProxy
+    ctx: UpstreamContext
+    views: Views
+
+    @property
+    def lane(self) -> Lane:
+        assert isinstance(self.ctx.component, NotificationsUpstream)
+        return self.ctx.component.lanes[0]
+
+    async def live(self) -> bool:
+        comp = self.ctx.component
+        return isinstance(comp, NotificationsUpstream) and bool(comp.lanes) and \
+            self.proxy.runtime.status.state == "live" and self.lane.stats.backfills >= 1
+
+    async def converge(self, within_s: float = 10.0) -> None:
+        await self.views.sim("POST", "/sim/pause")
+        try:
+            await wait_until(self.views.converged, within_s=within_s)
+        except trio.TooSlowError:
+            assert await self.views.proxy() == await self.views.truth()  # shows the difference
+            raise
+        assert len(await self.views.truth()) == self.sim.settings.queues
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+async def rig(nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient,
+              *, sim: dict[str, object] | None = None, **config: object) -> Rig:
+    simulator = await start_sim(**{"speed": 20.0, "queues": 3, "agents": 20, "notify_min_interval_s": 0.05,
+                                   **(sim or {})})
+    proxy = await start_proxy()
+    ctx = await start_upstream(nursery, proxy, upstream_config(simulator.url, simulator.settings, **config))
+    r = Rig(simulator, proxy, ctx, Views(http, proxy.url, simulator.url))
+    await wait_until(r.live)
+    return r
+
+
+async def test_dashboard_converges_to_truth_after_backfill(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http)
+    await trio.sleep(0.5)  # let the world move while the stream carries it
+    await r.converge()
+    assert r.lane.stats.frames >= 1 and r.lane.stats.backfills == 1
+
+
+async def test_after_a_forced_socket_drop_backfill_restores_the_truth(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"arrivals_per_min": 60.0})
+    await r.converge()
+    # drop the socket without warning (tokens expire, the channel dies with them) and keep the proxy
+    # from reconnecting for a second, while the world moves on: those events are lost for good
+    await r.views.sim("POST", "/sim/oauth/outage", json={"seconds": 1.0})
+    await r.views.sim("POST", "/sim/tokens/expire")
+    for _ in range(3):
+        await r.views.sim("POST", "/sim/advance", json={"seconds": 60})
+    assert await r.views.proxy() != await r.views.truth()
+    await wait_until(r.views.converged, within_s=10)
+    assert r.lane.stats.reconnects >= 1 and r.lane.stats.backfills >= 2
+    assert r.proxy.runtime.status.state == "live"
+
+
+async def test_token_expiry_during_stream_is_handed_over_without_gap(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    # 3 s tokens (refreshed at half their life): several handovers in a few seconds
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"token_ttl_s": 3})
+    await wait_until(lambda: _at_least(r.lane.stats.handovers, 2), within_s=10)
+    stats = await r.views.stats()
+    assert r.lane.stats.reconnects == 0
+    assert r.lane.stats.uncovered_s == 0.0  # a socket was connected at every moment
+    assert stats["responses_401"] == 0  # never used an expired token
+    # one new channel per handover, and old channels die with their token: nothing leaks
+    assert stats["channels_created"] <= r.lane.stats.handovers + 1
+    assert stats["channels"] <= 3  # current + previous (+ one the simulator has not swept yet)
+    assert r.proxy.runtime.status.state == "live"
+    await r.converge()
+
+
+async def test_socket_closing_opens_the_replacement_before_the_old_socket_closes(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http)
+    warned = await r.views.sim("POST", "/sim/sockets/closing", json={"graceS": 20})  # 1 s real at speed 20
+    assert warned["warned"] == 1
+    await wait_until(lambda: _at_least(r.lane.stats.replacements, 1))
+    await trio.sleep(1.2)  # past the announced close
+    stats = await r.views.stats()
+    assert r.lane.stats.reconnects == 0 and r.lane.stats.uncovered_s == 0.0
+    assert stats["channels_created"] == 1 and stats["sockets"] == 1  # same channel, new socket
+    await r.converge()
+
+
+async def test_channel_is_resubscribed_before_it_expires(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"channel_ttl_s": 1.0})
+    await trio.sleep(3.0)  # three lifetimes
+    stats = await r.views.stats()
+    assert stats["channels_expired"] == 0 and stats["channels_created"] == 1
+    assert r.lane.stats.resubscriptions >= 4 and r.lane.stats.reconnects == 0
+    await r.converge()
+
+
+async def test_token_endpoint_outage_continues_on_old_token_and_recovers(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"token_ttl_s": 8})  # refresh due at 4 s
+    await r.views.sim("POST", "/sim/oauth/outage", json={"seconds": 5.0})
+    await wait_until(lambda: _at_least(r.lane.stats.handovers, 1), within_s=10)
+    stats = await r.views.stats()
+    assert stats["token_503s"] >= 1  # refreshes were attempted during the outage, and failed
+    assert stats["tokens_issued"] == 2 and stats["responses_401"] == 0
+    assert r.lane.stats.reconnects == 0 and r.lane.stats.uncovered_s == 0.0
+    await r.converge()
+
+
+async def test_revoked_token_is_replaced_and_the_stream_recovers(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http)
+    await r.views.sim("POST", "/sim/tokens/revoke")
+    await wait_until(lambda: _at_least(r.lane.stats.handovers + r.lane.stats.reconnects, 1))
+    await wait_until(r.live)
+    assert (await r.views.stats())["tokens_issued"] == 2
+    await r.converge()
+
+
+async def test_silent_socket_is_replaced_after_the_heartbeat_timeout(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"heartbeat_s": 0.2}, heartbeat_timeout_s=0.6)
+    await trio.sleep(1.0)
+    assert r.lane.stats.heartbeat_timeouts == 0 and r.lane.stats.heartbeats >= 2  # heartbeats keep it alive
+    await r.views.sim("PUT", "/sim/faults", json={"latencyMs": 1000})  # every frame 1 s late: silence
+    await wait_until(lambda: _at_least(r.lane.stats.heartbeat_timeouts, 1), within_s=5)
+    await r.views.sim("PUT", "/sim/faults", json={"latencyMs": 0})
+    await wait_until(r.live, within_s=5)
+    await r.converge()
+
+
+async def test_exhausted_allowance_is_waited_out_without_any_429(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    # 3 requests per 1 s window per token: start-up alone needs more; inin-ratelimit-* says when to stop
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"rate_limit_per_min": 3, "rate_limit_window_s": 1.0})
+    assert (await r.views.stats())["responses_429"] == 0  # never more than the platform allows
+    await r.converge()
+
+
+async def test_429_storm_is_backed_off_with_retry_after(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"rate_limit_per_min": 20, "rate_limit_window_s": 2.0})
+    await r.views.sim("POST", "/sim/pause")
+    token = r.ctx.tokens.current
+    assert token is not None
+    # someone else burns this token's allowance: the proxy's limiter cannot know, the platform says 429
+    burned_429 = 0
+    while burned_429 == 0:
+        response = await http.get(f"{r.sim.url}/api/v2/routing/queues",
+                                  headers={"Authorization": f"Bearer {token.value}"})
+        burned_429 += response.status_code == 429
+    retry_after = float(response.headers["retry-after"])
+    t0 = trio.current_time()
+    await r.views.sim("POST", "/sim/sockets/closing", json={"graceS": 20})  # forces a backfill
+    await wait_until(lambda: _at_least(r.lane.stats.backfills, 2), within_s=10)
+    auth = r.ctx.platform.http.auth
+    assert auth.retried_429 >= 1  # type: ignore[union-attr]
+    assert trio.current_time() - t0 >= retry_after - 0.5  # waited for Retry-After before the retry
+    assert 1 <= (await r.views.stats())["responses_429"] - burned_429 <= 2  # waited out, not hammered
+    await wait_until(r.views.converged)
+
+
+async def test_invalid_client_stops_the_upstream_with_a_clear_message(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "wrong-secret-1234567890"
+    simulator = await start_sim()
+    proxy = await start_proxy()
+    await nursery.start(_run_until_done, proxy, upstream_config(simulator.url, simulator.settings,
+                                                                client_secret=Secret(secret)))
+    status = proxy.runtime.status
+    await wait_until(lambda: _at_least(int("invalid_client" in status.detail), 1), within_s=5)
+    assert status.state == "down"
+    assert "invalid_client" in status.detail and "QC_CLIENT_SECRET" in status.detail
+    assert (await http.get(f"{simulator.url}/sim/stats")).json()["invalid_client"] == 1  # no retry storm
+    assert (await http.get(f"{proxy.url}/api/v1/queues")).status_code == 200  # the proxy still serves
+    assert secret not in caplog.text and secret not in status.detail
+
+
+async def _run_until_done(proxy: RunningProxy, config: object, *,
+                          task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    task_status.started()
+    await run_upstream(proxy.runtime, config=config)  # type: ignore[arg-type]
+
+
+async def _at_least(value: int, minimum: int) -> bool:
+    return value >= minimum
