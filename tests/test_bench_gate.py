@@ -1,0 +1,94 @@
+"""The regression gate's pure logic: ratios from a run's results, and verdicts against a baseline."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import gate
+
+BASELINE = Path(__file__).resolve().parent.parent / "bench" / "baseline.json"
+
+
+def results(*, iso_p50: float = 5.0, iso_p99: float = 10.0, single: float = 400.0, cpu: float = 2000.0,
+            batched_cpu: float = 110.0, sustained_cpu: float = 600.0, converged: bool = True) -> dict[str, Any]:
+    return {
+        "echo": {"rtt_ms": {"p50": 0.5, "p99": 2.0},
+                 "throughput": {"requests_per_s": 4000.0, "server_cpu_us_per_request": 125.0}},
+        "isolated": {"latency_ms": {"p50": iso_p50, "p99": iso_p99}},
+        "ingest": {"single": {"ceiling_per_s": single, "server_cpu_us_per_event": cpu},
+                   "batched": {"ceiling_per_s": 5000.0, "server_cpu_us_per_event": batched_cpu}},
+        "sustained": {"converged": converged, "proxy_cpu_us_per_event": sustained_cpu},
+    }
+
+
+def verdicts_for(current: dict[str, Any]) -> list[gate.Verdict]:
+    baseline = {k: v for k, v in gate.ratios(results()).items() if not isinstance(v, bool)}
+    return gate.compare(baseline, gate.ratios(current))
+
+
+def failing(verdicts: list[gate.Verdict]) -> set[str]:
+    return {v.metric.name for v in verdicts if not v.ok}
+
+
+def test_ratios_divide_proxy_figures_by_the_echo_measured_in_the_same_run() -> None:
+    r = gate.ratios(results())
+    assert r["isolated_p50_over_echo_p50"] == 10.0
+    assert r["isolated_p99_over_echo_p99"] == 5.0
+    assert r["single_callbacks_over_echo"] == 0.1
+    assert r["callback_cpu_over_echo_cpu"] == 16.0
+    assert r["sustained_converged"] is True
+
+
+def test_a_run_like_the_baseline_passes() -> None:
+    assert gate.passed(verdicts_for(results()))
+
+
+def test_noise_within_tolerance_passes() -> None:
+    noisy = results(iso_p50=7.5, iso_p99=24.0, single=250.0, cpu=2800.0, batched_cpu=150.0, sustained_cpu=900.0)
+    assert failing(verdicts_for(noisy)) == set()
+
+
+def test_deliberate_latency_regression_fails_the_gate() -> None:
+    slow = results(iso_p50=15.0)  # 3x the baseline median ratio
+    verdicts = verdicts_for(slow)
+    assert failing(verdicts) == {"isolated_p50_over_echo_p50"}
+    assert not gate.passed(verdicts)
+    assert "REGRESSION" in next(v for v in verdicts if not v.ok).line()
+
+
+def test_throughput_and_cpu_regressions_fail_the_gate() -> None:
+    assert failing(verdicts_for(results(single=150.0))) == {"single_callbacks_over_echo"}
+    assert failing(verdicts_for(results(cpu=4000.0))) == {"callback_cpu_over_echo_cpu"}
+    assert failing(verdicts_for(results(sustained_cpu=1200.0))) == {"sustained_cpu_per_event_over_echo_cpu"}
+
+
+def test_a_slower_machine_slows_both_sides_and_passes() -> None:
+    slower = results()
+    slower2 = copy.deepcopy(slower)
+    for section, key in (("rtt_ms", "p50"), ("rtt_ms", "p99")):
+        slower2["echo"][section][key] *= 3
+    slower2["isolated"]["latency_ms"] = {"p50": 15.0, "p99": 30.0}
+    assert gate.passed(verdicts_for(slower2))
+
+
+def test_lost_convergence_fails_whatever_the_baseline() -> None:
+    assert failing(verdicts_for(results(converged=False))) == {"sustained_converged"}
+
+
+def test_a_section_that_did_not_run_fails_and_a_missing_baseline_figure_is_skipped() -> None:
+    current = results()
+    del current["ingest"]
+    names = failing(verdicts_for(current))
+    assert {"single_callbacks_over_echo", "callback_cpu_over_echo_cpu"} <= names
+    verdicts = gate.compare({}, gate.ratios(results()))
+    assert gate.passed(verdicts)
+    assert all("not compared" in v.note for v in verdicts if v.metric.direction != "true")
+
+
+def test_the_committed_baseline_has_every_gated_ratio() -> None:
+    baseline = json.loads(BASELINE.read_text())
+    for metric in gate.METRICS:
+        assert metric.name in baseline["ratios"], metric.name
