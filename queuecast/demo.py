@@ -1,7 +1,9 @@
 """``queuecast demo``: the simulator, the proxy and the wallboard in one process, in memory.
 
-The simulator's Event Bus pushes signed callbacks to the proxy over loopback HTTP, exactly the
-path a tenant's deliveries take; the browser opens the wallboard the proxy serves.
+The proxy runs in ``eventbus`` mode against the simulator, as it would against a platform: it gets
+an OAuth token, provisions its own Event Bus subscription, backfills the current state over REST
+(so every queue is on the board at once), and then takes the signed callbacks the simulator pushes
+over loopback HTTP. The browser opens the wallboard the proxy serves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from proxy.server import serve as serve_proxy
 from proxy.server import wait_for_signal
 from proxy.settings import Secret, Settings
 from queuecast.cli import configure_logging
-from queuecast.wiring import subscribe_eventbus
 from simulator.server import serve as serve_simulator
 from simulator.settings import SimSettings
 
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the simulator and the proxy together and print the wallboard URL. Ctrl-C stops both.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface for both servers (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="proxy/wallboard port (default 8080)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="proxy/wallboard port (default 8080; the proxy registers it as its callback)")
     parser.add_argument("--sim-port", type=int, default=0, help="simulator port (default: any free port)")
     parser.add_argument("--seed", type=int, default=1, help="world seed (default 1)")
     parser.add_argument("--queues", type=int, default=6, help="number of queues (default 6)")
@@ -44,15 +46,16 @@ async def run_demo(args: argparse.Namespace) -> None:
         host=args.host, port=args.sim_port, seed=args.seed, queues=args.queues, agents=args.agents,
         arrivals_per_min=args.arrivals_per_min, callback_secret=callback_secret,
     )
-    proxy_settings = Settings(
-        host=args.host, port=args.port, demo=True, callback_secret=Secret(callback_secret),
-        aggregate_ms=args.aggregate_ms, cors_origins=("*",), stale_after_s=30.0,
-    )
     async with trio.open_nursery() as nursery:
         sim_url = await nursery.start(functools.partial(serve_simulator, sim_settings))
+        proxy_settings = Settings(
+            host=args.host, port=args.port, demo=True, callback_secret=Secret(callback_secret),
+            aggregate_ms=args.aggregate_ms, cors_origins=("*",), stale_after_s=30.0,
+            upstream="eventbus", api_base=sim_url, login_base=sim_url, client_id=sim_settings.client_id,
+            client_secret=Secret(sim_settings.client_secret), public_url=f"http://{args.host}:{args.port}",
+            eventbus_cleanup=True,
+        )
         proxy_url = await nursery.start(functools.partial(serve_proxy, proxy_settings))
-        await subscribe_eventbus(sim_url, proxy_url, client_id=sim_settings.client_id,
-                                 client_secret=sim_settings.client_secret, callback_secret=callback_secret)
         print(f"queuecast demo: simulator on {sim_url} (truth: {sim_url}/sim/truth)", flush=True)
         print(f"queuecast demo: wallboard on {proxy_url}/   (stream: {proxy_url}/dashboard-stream)", flush=True)
         print("queuecast demo: start a wave with "
@@ -63,7 +66,10 @@ async def run_demo(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.port == 0:
+        parser.error("--port must be a fixed port: the proxy registers http://HOST:PORT as its callback")
     configure_logging("WARNING")
     try:
         trio.run(run_demo, args)
