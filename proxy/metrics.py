@@ -29,8 +29,15 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5),
             registry=r,
         )
-        for outcome in ("applied", "duplicate", "stale", "ignored", "unsupported"):
-            self.events.labels(outcome)
+        outcomes = ("applied", "duplicate", "stale", "ignored", "unsupported")
+        self._outcomes: dict[str, Counter] = {outcome: self.events.labels(outcome) for outcome in outcomes}
+
+    def event_outcome(self, outcome: str) -> Counter:
+        """The counter child for one outcome (resolved once: ``labels()`` is slow on a per-event path)."""
+        child = self._outcomes.get(outcome)
+        if child is None:
+            child = self._outcomes[outcome] = self.events.labels(outcome)
+        return child
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,6 +1,8 @@
 """The app factory: a ``QuartTrio`` app with the callback, the stream, the API and the wallboard.
 
 Routes only translate between HTTP and the runtime; the work happens in ingest, state and hub.
+The callback and the stream are plain ASGI handlers mounted in front of Quart (``http/callback.py``,
+``http/stream.py``): they are the hot paths, and they need control a framework response hides.
 """
 
 from __future__ import annotations
@@ -11,17 +13,15 @@ from typing import Any
 import msgspec
 from quart import Response, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from proxy.errors import InvalidInput
+from proxy.http.asgi import Receive, Scope, Send, respond
+from proxy.http.callback import CALLBACK_PATH, CallbackEndpoint
 from proxy.http.cors import CorsPolicy
-from proxy.http.stream import STREAM_PATH, Receive, Scope, Send, StreamEndpoint, respond
-from proxy.ingest.envelope import parse_callback
+from proxy.http.stream import STREAM_PATH, StreamEndpoint
 from proxy.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from proxy.runtime import Runtime, build_runtime
 from proxy.settings import Settings
 
-CALLBACK_PATH = "/api/v1/event-stream/callback"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 _encode = msgspec.json.Encoder().encode
 
@@ -30,20 +30,17 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(_encode(body), status=status, content_type="application/json", headers=headers)
 
 
-def _error(status: int, error: str, message: str, **extra: Any) -> Response:
-    return _json(status, {"error": error, "message": message, **extra})
-
-
 def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
     """Build the app; its lifespan nursery runs the runtime's loops (aggregator, watchdog, upstream)."""
     rt = runtime or build_runtime(settings)
     app = QuartTrio(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no Quart route takes a body; the callback has its own limit
     app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = None
     app.config["RESPONSE_TIMEOUT"] = None
     app.extensions["queuecast"] = rt
     cors = CorsPolicy(settings.cors_origins)
     stream = StreamEndpoint(rt, cors)
+    callback = CallbackEndpoint(rt, cors.response_headers)
 
     @app.before_serving
     async def _start() -> None:
@@ -53,19 +50,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
     async def _cors(response: Response) -> Response:
         for key, value in cors.response_headers(request.headers.get("Origin")):
             response.headers[key] = value
-        return response
-
-    @app.errorhandler(RequestEntityTooLarge)
-    async def _too_large(_: RequestEntityTooLarge) -> Response:
-        rt.metrics.callbacks.labels("413").inc()
-        return _error(413, "too_large", f"body over {settings.max_body_bytes} bytes (QC_MAX_BODY_BYTES)")
-
-    @app.post(CALLBACK_PATH)
-    async def callback() -> Response:
-        raw = await request.get_data(cache=False)
-        assert isinstance(raw, bytes)  # get_data(as_text=False) returns bytes
-        response = _handle_callback(rt, raw, request.headers, request.mimetype)
-        rt.metrics.callbacks.labels(str(response.status_code)).inc()
         return response
 
     @app.get("/api/v1/queues")
@@ -104,22 +88,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
             if scope["path"] == STREAM_PATH:
                 await stream(scope, receive, send)
                 return
+            if scope["path"] == CALLBACK_PATH:
+                await callback(scope, receive, send)
+                return
         await inner(scope, receive, send)  # type: ignore[arg-type]  # ASGI dicts; Quart types them as TypedDicts
 
     app.asgi_app = asgi  # type: ignore[method-assign, assignment]  # the documented Quart middleware seam
     return app
-
-
-def _handle_callback(rt: Runtime, raw: bytes, headers: Any, mimetype: str) -> Response:
-    """Size was checked by Quart (413); then authentication (401), content type (415), parse (400), apply."""
-    reason = rt.auth.check(raw, headers)
-    if reason is not None:
-        return _error(401, "unauthorized", reason)
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
-        return _error(415, "unsupported_media_type", f"expected application/json, got {mimetype or 'none'!r}")
-    try:
-        events = parse_callback(raw, rt.topics)
-    except InvalidInput as exc:
-        return _error(400, "invalid", exc.problem, field=exc.field)
-    outcomes = rt.ingestor.ingest(events)
-    return _json(200, {"received": len(events), **outcomes})

@@ -8,37 +8,18 @@ client, and no per-chunk framework overhead on the fan-out path.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 from urllib.parse import parse_qs
 
 import trio
 
+from proxy.http.asgi import Receive, Scope, Send, header_map, respond
 from proxy.http.cors import CorsPolicy
 from proxy.http.sse import encode_comment, encode_retry
 from proxy.hub.subscriber import Subscriber, SubscriberClosed
 from proxy.runtime import Runtime
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 STREAM_PATH = "/dashboard-stream"
 _KEEPALIVE = encode_comment("keepalive")
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-
-
-async def respond(send: Send, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(k.encode(), v.encode()) for k, v in headers] + [(b"content-length", str(len(body)).encode())],
-    })
-    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class StreamEndpoint:
@@ -49,7 +30,7 @@ class StreamEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rt = self._rt
         settings = rt.settings
-        headers = _headers(scope)
+        headers = header_map(scope)
         origin = headers.get("origin")
         cors = self._cors.response_headers(origin)
         if scope["method"] != "GET":

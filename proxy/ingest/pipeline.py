@@ -74,6 +74,6 @@ class Ingestor:
 
     def _count(self, outcomes: Counter[str]) -> None:
         for outcome, n in outcomes.items():
-            self._metrics.events.labels(outcome).inc(n)
+            self._metrics.event_outcome(outcome).inc(n)
         if outcomes:
             self._on_event()

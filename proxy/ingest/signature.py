@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from proxy.settings import Secret
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+_SIGNATURE_NAME = SIGNATURE_HEADER.lower()
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -23,23 +24,27 @@ class CallbackAuth:
         self._secret = secret.reveal().encode() if secret is not None else None
         self._api_key = api_key.reveal().encode() if api_key is not None else None
         self._api_key_header = api_key_header
+        self._api_key_name = api_key_header.lower()
 
     @property
     def open(self) -> bool:
         return self._secret is None and self._api_key is None
 
     def check(self, body: bytes, headers: Mapping[str, str]) -> str | None:
-        """None when authentic; otherwise the reason (safe to show: it never contains a secret)."""
+        """None when authentic; otherwise the reason (safe to show: it never contains a secret).
+
+        ``headers`` has lower-case names (as ASGI delivers them).
+        """
         if self.open:
             return None
         if self._api_key is not None:
-            offered = headers.get(self._api_key_header)
+            offered = headers.get(self._api_key_name)
             if offered is not None:
                 if hmac.compare_digest(offered.encode(), self._api_key):
                     return None
                 return f"bad {self._api_key_header}"
         if self._secret is not None:
-            signature = headers.get(SIGNATURE_HEADER)
+            signature = headers.get(_SIGNATURE_NAME)
             if signature is None:
                 return f"missing {SIGNATURE_HEADER}"
             expected = b"sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()

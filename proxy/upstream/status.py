@@ -5,7 +5,9 @@ So a wallboard can say its data is stale instead of silently freezing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import trio
@@ -29,10 +31,17 @@ class StatusTracker:
         self.state: State = initial
         self.detail = detail
         self.since = iso(utcnow())
-        self.last_event_at: str | None = None
+        self._last_event_wall: float | None = None
         self._last_event_clock: float | None = None
         self._wake = trio.Event()
         publish(self.body())
+
+    @property
+    def last_event_at(self) -> str | None:
+        """When the newest event arrived (formatted on demand: ``note_event`` runs once per event)."""
+        if self._last_event_wall is None:
+            return None
+        return iso(datetime.fromtimestamp(self._last_event_wall, UTC))
 
     def body(self) -> dict[str, Any]:
         return {"upstream": self.state, "since": self.since, "lastEventAt": self.last_event_at,
@@ -48,7 +57,7 @@ class StatusTracker:
         self._wake.set()
 
     def note_event(self) -> None:
-        self.last_event_at = iso(utcnow())
+        self._last_event_wall = time.time()
         self._last_event_clock = trio.current_time()
         if self.state != "live":
             self.set("live", "")
