@@ -24,12 +24,13 @@ demo: $(STAMP)
 	$(BIN)/queuecast demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check proxy simulator bench queuecast tests
+	$(BIN)/ruff check proxy simulator bench queuecast scenarios tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict proxy simulator bench queuecast
 
-pytest: $(STAMP)
+# .venv-load: the Locust smoke tests run each scenario as a subprocess from it.
+pytest: $(STAMP) $(VENV_LOAD)/.installed
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
