@@ -1,7 +1,8 @@
 """``python -m scenarios.run --scenario NAME --users N --duration D``: one Locust scenario, headless.
 
 Starts what the scenario needs (a proxy unless ``--host`` names one; a simulator for
-``token_expiry`` and ``reconnect_storm``, subscribed to the proxy through its Event Bus), then runs
+``token_expiry`` — the proxy then pulls from it over Notifications with its own, short-lived token —
+and ``reconnect_storm`` — subscribed to the proxy through its Event Bus), then runs
 ``.venv-load/bin/locust -f scenarios/NAME.py --headless`` and writes
 ``scenarios/results/NAME_stats.csv`` (and the other CSVs) and ``NAME.html``. Exit status is
 Locust's: non-zero when any request or custom check failed.
@@ -79,19 +80,29 @@ def main(argv: list[str] | None = None) -> int:
     children: list[procs.Child] = []
     try:
         secret = args.secret or SECRET
+        sim_url = args.simulator
+        if sim_url is None and args.scenario in NEEDS_SIMULATOR:
+            sim_args = ["--speed", "10", "--queues", "8", "--agents", "80"]
+            if args.scenario == "token_expiry":
+                sim_args += ["--token-ttl", "8", "--heartbeat-s", "2"]  # handovers happen on their own too
+            sim = procs.start_simulator(*sim_args)
+            children.append(sim)
+            sim_url = sim.url
         host = args.host
         if host is None:
             max_clients = args.max_clients or (max(2, args.users // 2) if args.scenario == "reconnect_storm"
                                                else 20_000)
-            proxy = procs.start_proxy(secret=secret, aggregate_ms=500, max_clients=max_clients)
+            extra: dict[str, str] = {}
+            if args.scenario == "token_expiry" and sim_url:
+                # the proxy owns a token here: it pulls over the Notifications WebSocket, so expiring tokens
+                # and taking the token endpoint down exercise its handover, not just the simulator
+                extra = {"QC_UPSTREAM": "notifications", "QC_API_BASE": sim_url, "QC_LOGIN_BASE": sim_url,
+                         "QC_CLIENT_ID": "queuecast-demo", "QC_CLIENT_SECRET": "queuecast-demo-secret",
+                         "QC_HEARTBEAT_TIMEOUT_S": "6"}
+            proxy = procs.start_proxy(secret=secret, aggregate_ms=500, max_clients=max_clients, extra=extra)
             children.append(proxy)
             host = proxy.url
-        sim_url = args.simulator
-        if sim_url is None and args.scenario in NEEDS_SIMULATOR:
-            sim = procs.start_simulator("--speed", "10", "--queues", "8", "--agents", "80")
-            children.append(sim)
-            sim_url = sim.url
-        if sim_url and args.scenario in NEEDS_SIMULATOR:
+        if sim_url and args.scenario == "reconnect_storm":
             subscribe(sim_url, host, secret)
         env = {**os.environ, "QC_CALLBACK_SECRET": secret, "SIM_URL": sim_url or "",
                "SCENARIO_USERS": str(args.users), "SCENARIO_DURATION_S": str(args.duration),

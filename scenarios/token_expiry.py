@@ -1,10 +1,11 @@
 """token_expiry: a simulator wave while tokens expire every N seconds and the token endpoint goes down.
 
-``scenarios.run`` starts the simulator and subscribes the proxy to its Event Bus, so events flow
-simulator → proxy callback. A controller (one user) starts a wave, expires every token every
-TOKEN_EXPIRE_EVERY_S seconds and takes the token endpoint down once for OAUTH_OUTAGE_S seconds;
-viewers hold streams and report the gap between consecutive frames ("frame gap") and any
-reconnection. In push mode the proxy holds no token, so the gaps must stay at the wave's cadence.
+``scenarios.run`` starts the simulator (8 s tokens) and the proxy in ``QC_UPSTREAM=notifications``
+mode against it, so the proxy holds a token and a channel. A controller (one user) starts a wave,
+expires every token every TOKEN_EXPIRE_EVERY_S seconds and takes the token endpoint down once for
+OAUTH_OUTAGE_S seconds; viewers hold streams and report the gap between consecutive frames
+("frame gap"). A handover without a hole keeps the gaps at the wave's cadence (about 1 s: the
+platform sends at most one message per second per queue); a lost channel shows as a long gap.
 """
 
 from __future__ import annotations
