@@ -206,3 +206,17 @@ async def test_eventbus_consumer_converges_to_the_truth_after_pause(start_sim: S
     truth = await sim.truth()
     assert without_names(consumer.views()) == without_names(truth["queues"])
     assert consumer.names == {q: v["name"] for q, v in truth["queues"].items()}
+
+
+async def test_latency_fault_delays_every_delivery(sim: Sim, receiver: Receiver) -> None:
+    await sim.client.post("/sim/pause")
+    await _subscribe(sim, await sim.auth(), receiver)
+    await sim.client.post("/sim/advance", json={"seconds": 60})
+    await receiver.wait_for(1)  # without the fault deliveries flow at once
+    await receiver.wait_quiet()
+    before = len(receiver.received)
+    assert (await sim.client.put("/sim/faults", json={"latencyMs": 600})).status_code == 200
+    started = trio.current_time()
+    await sim.client.post("/sim/advance", json={"seconds": 60})
+    await receiver.wait_for(before + 1)
+    assert trio.current_time() - started >= 0.6
