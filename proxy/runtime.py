@@ -40,12 +40,22 @@ class Runtime:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.aggregator.serve)
             await nursery.start(self.status.watch)
+            nursery.start_soon(self._keepalive_ticker)
             if self.settings.upstream != "callback":
                 from proxy.upstream.runner import run_upstream  # only in pull/provision modes
 
                 await nursery.start(run_upstream, self)
             self.ready = True
             task_status.started()
+
+
+    async def _keepalive_ticker(self) -> None:
+        """One timer for every stream: a keepalive goes out after ``keepalive_s`` (+ at most a quarter) of silence."""
+        idle_s = self.settings.keepalive_s
+        period = min(idle_s / 4, 1.0)
+        while True:
+            await trio.sleep(period)
+            self.broker.keepalive(trio.current_time(), idle_s)
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -69,7 +69,7 @@ def test_merge_keeps_a_leading_snapshot_and_applies_removals():
     assert delta.removed == () and set(delta.views) == {"x"}
 
 
-def test_filtered_subscriber_skips_frames_for_other_queues_but_always_gets_its_snapshot():
+async def test_filtered_subscriber_skips_frames_for_other_queues_but_always_gets_its_snapshot():
     broker = MemoryBroker(ring_size=10, epoch="e")
     sub = Subscriber(capacity=10, stall_s=10, only=frozenset({"a"}))
     broker.attach(sub, None)
@@ -84,3 +84,22 @@ def test_frame_encoding_is_shared_per_filter():
     frame = Frame("delta", "e", 1, "t", {"a": view("a", 1)})
     assert frame.data() is frame.data()
     assert frame.data(frozenset({"a"})) is frame.data(frozenset({"a"}))
+
+
+def test_keepalive_only_after_silence_and_never_instead_of_data():
+    clock = Clock()
+    broker = MemoryBroker(ring_size=10, epoch="e")
+    sub = Subscriber(capacity=10, stall_s=10, clock=clock)
+    broker.attach(sub, None)
+    sub.drain()  # the snapshot, at t=0
+    clock.now = 10.0
+    broker.keepalive(clock.now, 15.0)
+    assert not sub.keepalive
+    clock.now = 15.0
+    broker.keepalive(clock.now, 15.0)
+    assert sub.drain() == [b": keepalive\n\n"]
+    clock.now = 31.0
+    broker.keepalive(clock.now, 15.0)
+    broker.publish({"q": view("q", 1)})
+    out = sub.drain()
+    assert len(out) == 1 and b"event: delta" in out[0]  # data went out; no keepalive needed with it

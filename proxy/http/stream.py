@@ -1,8 +1,7 @@
 """``GET /dashboard-stream``: the SSE endpoint, as a plain ASGI handler mounted in front of Quart.
 
-Plain ASGI because the stream needs what a framework response hides: a deadline on every send
-(a stalled client is dropped, never waited for), a disconnect watcher so no task outlives its
-client, and no per-chunk framework overhead on the fan-out path.
+Plain ASGI because the stream needs what a framework response hides: a disconnect watcher so no
+task outlives its client, and no per-chunk framework overhead on the fan-out path.
 """
 
 from __future__ import annotations
@@ -14,12 +13,11 @@ import trio
 
 from proxy.http.asgi import Receive, Scope, Send, header_map, respond
 from proxy.http.cors import CorsPolicy
-from proxy.http.sse import encode_comment, encode_retry
+from proxy.http.sse import encode_retry
 from proxy.hub.subscriber import Subscriber, SubscriberClosed
 from proxy.runtime import Runtime
 
 STREAM_PATH = "/dashboard-stream"
-_KEEPALIVE = encode_comment("keepalive")
 
 
 class StreamEndpoint:
@@ -51,7 +49,6 @@ class StreamEndpoint:
         start = rt.broker.attach(subscriber, last_event_id)
         rt.metrics.sse_starts.labels(start).inc()
         rt.metrics.clients.inc()
-        reason = "client"
         try:
             await send({
                 "type": "http.response.start",
@@ -65,15 +62,20 @@ class StreamEndpoint:
             })
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_disconnect, receive, nursery.cancel_scope)
-                reason = await self._pump(subscriber, send)
+                await self._pump(subscriber, send)
                 nursery.cancel_scope.cancel()
         finally:
             rt.broker.detach(subscriber)
             rt.metrics.clients.dec()
-            rt.metrics.disconnects.labels(reason).inc()
+            rt.metrics.disconnects.labels(subscriber.closed_reason or "client").inc()
 
     async def _pump(self, subscriber: Subscriber, send: Send) -> str:
-        """Write frames until the subscriber is closed; returns why the stream ended."""
+        """Write frames until the subscriber is closed; returns why the stream ended.
+
+        No deadline per write and no timer per wait: both would cost a cancel scope per frame on the
+        fan-out path. A client that stops reading is cut by ``TCP_USER_TIMEOUT`` (see ``server.py``)
+        and by its mailbox's stall rule; keepalives come from the broker's one shared ticker.
+        """
         settings = self._rt.settings
         # ``retry:`` rides in the first event's block: a block with no data dispatches nothing in
         # browsers, but some client libraries surface it as an empty event.
@@ -81,22 +83,14 @@ class StreamEndpoint:
         retry = encode_retry(settings.retry_ms)
         chunks = [retry[:-1] + chunks[0], *chunks[1:]] if chunks else [retry]
         while True:
-            with trio.move_on_after(settings.client_stall_s) as write:
-                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
-            if write.cancelled_caught:
-                subscriber.close("stalled")
-                return "stalled"
-            chunks = []
-            with trio.move_on_after(settings.keepalive_s):
-                try:
-                    chunks = await subscriber.next()
-                except SubscriberClosed as closed:
-                    if closed.reason != "stalled":
-                        with trio.move_on_after(1):
-                            await send({"type": "http.response.body", "body": b"", "more_body": False})
-                    return closed.reason
-            if not chunks:
-                chunks = [_KEEPALIVE]
+            await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+            try:
+                chunks = await subscriber.next()
+            except SubscriberClosed as closed:
+                if closed.reason != "stalled":
+                    with trio.move_on_after(1):
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return closed.reason
 
 
 async def _watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:

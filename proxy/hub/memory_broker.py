@@ -103,6 +103,11 @@ class MemoryBroker:
     def detach(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
+    def keepalive(self, now: float, idle_s: float) -> None:
+        """Give every subscriber idle for ``idle_s`` a keepalive comment (one ticker for all clients)."""
+        for subscriber in self._subscribers:
+            subscriber.offer_keepalive(now, idle_s)
+
     def close_all(self, reason: str) -> None:
         for subscriber in list(self._subscribers):
             subscriber.close(reason)

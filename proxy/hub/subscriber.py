@@ -7,13 +7,16 @@ mailbox stays coalesced for ``stall_s`` without draining is closed with reason `
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 
 import trio
 
-from proxy.http.sse import encode_event
+from proxy.http.sse import encode_comment, encode_event
 from proxy.hub.frames import Frame, merge_frames
+
+KEEPALIVE = encode_comment("keepalive")
 
 
 class SubscriberClosed(Exception):
@@ -34,6 +37,8 @@ class Subscriber:
         "closed_reason",
         "coalesced",
         "full_since",
+        "keepalive",
+        "last_sent",
         "only",
         "stall_s",
     )
@@ -56,6 +61,8 @@ class Subscriber:
         self.closed_reason: str | None = None
         self.full_since: float | None = None
         self.coalesced = 0
+        self.keepalive = False
+        self.last_sent = -math.inf  # set by every drain
 
     @property
     def pending(self) -> int:
@@ -85,6 +92,12 @@ class Subscriber:
             self._status = encoded
             self._wake.set()
 
+    def offer_keepalive(self, now: float, idle_s: float) -> None:
+        """Queue a keepalive comment when nothing was drained for ``idle_s`` (the broker's ticker calls this)."""
+        if self.closed_reason is None and now - self.last_sent >= idle_s and not self._pending:
+            self.keepalive = True
+            self._wake.set()
+
     def close(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason
@@ -102,6 +115,11 @@ class Subscriber:
         if self._status is not None:
             out.append(self._status)
             self._status = None
+        if self.keepalive:
+            self.keepalive = False
+            if not out:
+                out.append(KEEPALIVE)
+        self.last_sent = self._clock()
         self._wake = trio.Event()
         return out
 
@@ -110,8 +128,8 @@ class Subscriber:
         while True:
             if self.closed_reason is not None:
                 raise SubscriberClosed(self.closed_reason)
-            if self._pending or self._status is not None:
+            if self._pending or self._status is not None or self.keepalive:
                 return self.drain()
             await self._wake.wait()
-            if not (self._pending or self._status is not None or self.closed_reason):
+            if not (self._pending or self._status is not None or self.keepalive or self.closed_reason):
                 self._wake = trio.Event()
