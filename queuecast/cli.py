@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 
 COMMANDS = {
     "proxy": "run the proxy (settings from QC_* variables; see README)",
@@ -55,6 +56,31 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def run_trio(prog: str, fn: Callable[..., Awaitable[None]], *args: object, hint: str) -> int:
+    """``trio.run(fn, *args)`` for a command: Ctrl-C is a clean exit, an OS error (port in use, ...) one line."""
+    import trio
+
+    try:
+        trio.run(fn, *args)
+    except KeyboardInterrupt:
+        return 0
+    except BaseExceptionGroup as group:  # trio nurseries wrap what their tasks raise
+        if group.subgroup(KeyboardInterrupt) is not None:
+            return 0  # a second Ctrl-C during shutdown
+        found = group.subgroup(OSError)
+        if found is None:
+            raise
+        first: BaseException = found
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        print(f"{prog}: {first} ({hint})", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{prog}: {exc} ({hint})", file=sys.stderr)
+        return 1
+    return 0
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -93,8 +119,4 @@ def proxy_main(argv: list[str]) -> int:
             print(f"queuecast proxy listening on {url}  (wallboard: {url}/, stream: {url}/dashboard-stream)",
                   flush=True)
 
-    try:
-        trio.run(run)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return run_trio("queuecast proxy", run, hint=f"is {settings.host}:{settings.port} free? set QC_PORT or --port")
