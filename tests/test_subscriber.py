@@ -103,3 +103,15 @@ def test_keepalive_only_after_silence_and_never_instead_of_data():
     broker.publish({"q": view("q", 1)})
     out = sub.drain()
     assert len(out) == 1 and b"event: delta" in out[0]  # data went out; no keepalive needed with it
+
+
+def test_the_snapshot_is_built_once_per_state_and_shared():
+    broker = MemoryBroker(ring_size=10, epoch="e")
+    broker.publish({"a": view("a", 1), "b": view("b", 1)})
+    first = broker.snapshot()
+    assert broker.snapshot() is first and first.data() is broker.snapshot().data()
+    assert b'"b"' not in first.data(frozenset({"a"}))
+    broker.publish({"a": view("a", 2)})
+    assert broker.snapshot() is not first and broker.snapshot().seq == 2
+    broker.set_status({"upstream": "degraded"})
+    assert b'"degraded"' in broker.snapshot().data()

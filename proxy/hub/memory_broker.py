@@ -32,6 +32,7 @@ class MemoryBroker:
         self._status_event: bytes | None = None
         self._now = now or (lambda: iso(utcnow()))
         self.frames_published = 0
+        self._snapshot: Frame | None = None  # built once per state, shared by every (re)connecting client
 
     @property
     def seq(self) -> int:
@@ -52,6 +53,7 @@ class MemoryBroker:
         for queue_id in removed:
             self._current.pop(queue_id, None)
         self._current.update(views)
+        self._snapshot = None
         self.frames_published += 1
         for subscriber in list(self._subscribers):
             subscriber.offer(frame)
@@ -62,12 +64,20 @@ class MemoryBroker:
     def set_status(self, status: Mapping[str, Any]) -> None:
         self._status = dict(status)
         self._status_event = encode_event(_encode(self._status), event="status")
+        self._snapshot = None
         for subscriber in self._subscribers:
             subscriber.offer_status(self._status_event)
 
     def snapshot(self, only: frozenset[str] | None = None) -> Frame:
-        views = self._current if only is None else {q: v for q, v in self._current.items() if q in only}
-        return Frame("snapshot", self.epoch, self._seq, self._now(), dict(views), (), self._status)
+        """The current state. Unfiltered, it is built once per change and shared, so a reconnect storm
+        costs one encode (``Frame.data(only)`` filters and memoises per queue filter)."""
+        if only is not None:
+            views = {q: v for q, v in self._current.items() if q in only}
+            return Frame("snapshot", self.epoch, self._seq, self._now(), views, (), self._status)
+        if self._snapshot is None:
+            self._snapshot = Frame("snapshot", self.epoch, self._seq, self._now(), dict(self._current), (),
+                                   self._status)
+        return self._snapshot
 
     def _missed(self, last_event_id: str | None) -> list[Frame] | None:
         """The frames after ``last_event_id``, or None when it cannot be honoured exactly."""
@@ -89,7 +99,7 @@ class MemoryBroker:
         missed = self._missed(last_event_id)
         start: Start
         if missed is None:
-            subscriber.offer(self.snapshot(subscriber.only))
+            subscriber.offer(self.snapshot())  # the shared frame; the subscriber encodes its filter
             start = "snapshot"
         else:
             for frame in missed:
