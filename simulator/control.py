@@ -13,6 +13,7 @@ from quart_trio import QuartTrio
 
 from . import wire
 from .engine import Engine
+from .model import QueueInfo
 from .truth import truth
 from .world import Wave
 
@@ -40,6 +41,16 @@ def _wave_json(w: Wave) -> dict[str, Any]:
         "ratePerMin": w.rate_per_min,
         "startsAt": wire.iso(w.start_ms),
         "endsAt": wire.iso(w.end_ms),
+    }
+
+
+def _queue_json(q: QueueInfo) -> dict[str, Any]:
+    return {
+        "id": q.queue_id,
+        "name": q.name,
+        "mediaTypes": list(q.media),
+        "serviceLevelTarget": q.sl_target,
+        "serviceLevelThresholdMs": q.sl_threshold_ms,
     }
 
 
@@ -72,18 +83,24 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
 
     @app.get("/sim/queues")
     async def sim_queues() -> Result:
-        return {
-            "entities": [
-                {
-                    "id": q.queue_id,
-                    "name": q.name,
-                    "mediaTypes": list(q.media),
-                    "serviceLevelTarget": q.sl_target,
-                    "serviceLevelThresholdMs": q.sl_threshold_ms,
-                }
-                for q in engine.world.queues
-            ]
-        }, 200
+        return {"entities": [_queue_json(q) for q in engine.world.queues]}, 200
+
+    @app.post("/sim/queues")
+    async def add_queue() -> Result:
+        try:
+            name = (await _body()).get("name")
+            if not isinstance(name, str):
+                raise ValueError("name: a string is required")
+            q = engine.add_queue(name)
+        except ValueError as exc:
+            return _bad(str(exc))
+        return _queue_json(q), 201
+
+    @app.delete("/sim/queues/<queue_id>")
+    async def delete_queue(queue_id: str) -> Result:
+        if not engine.remove_queue(queue_id):
+            return {"error": f"queue {queue_id} does not exist"}, 404
+        return "", 204
 
     @app.post("/sim/waves")
     async def start_wave() -> Result:

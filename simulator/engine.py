@@ -14,7 +14,7 @@ import httpx
 import trio
 
 from .eventbus import EventBus
-from .model import QueueChange
+from .model import QueueChange, QueueInfo
 from .notifications import Notifications
 from .oauth import Token, TokenProblem, TokenStore
 from .ratelimit import RateLimiter, Verdict
@@ -55,7 +55,7 @@ class Engine:
         self.fault_rng = random.Random(settings.seed ^ 0x5EED)
         self.tokens = TokenStore(ttl_s=settings.token_ttl_s)
         self.limiter = RateLimiter(limit=settings.rate_limit_per_min, window_s=settings.rate_limit_window_s)
-        queue_ids = set(self.world.queue_by_id)
+        self._queue_ids = queue_ids = set(self.world.queue_by_id)  # shared with the transports' topic checks
         self.eventbus = EventBus(
             settings=settings, stats=self.stats, faults=self.faults, queue_ids=queue_ids, http=http, rng=self.fault_rng
         )
@@ -96,6 +96,24 @@ class Engine:
     def advance(self, seconds: float) -> None:
         """Step the world by ``seconds`` simulated seconds now (also while paused)."""
         self.publish(self.world.step(seconds))
+
+    def add_queue(self, name: str) -> QueueInfo:
+        """Create a queue (``World.add_queue``); its topics become subscribable and its initial state is
+        published now (also while paused). Raises ``ValueError`` for a bad or duplicate name."""
+        q = self.world.add_queue(name)
+        self._queue_ids.add(q.queue_id)
+        self.publish(self.world.step(0))
+        return q
+
+    def remove_queue(self, queue_id: str) -> bool:
+        """Delete a queue (``World.remove_queue``): it leaves the routing API, the analytics and the
+        truth, and its topics emit nothing more (existing subscriptions keep the topic name, new ones
+        are refused). False when unknown."""
+        if not self.world.remove_queue(queue_id):
+            return False
+        self._queue_ids.discard(queue_id)
+        self.publish(self.world.step(0))  # members' counts changed on the queues they remain in
+        return True
 
     def authorize(self, authorization: str | None, bearer: str | None) -> tuple[Token, Verdict] | Denied:
         """Check a Platform API call: token (401), rate limit (429), injected platform errors (503)."""

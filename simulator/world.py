@@ -210,6 +210,49 @@ class World:
     def waves(self) -> tuple[Wave, ...]:
         return tuple(self._waves.values())
 
+    def add_queue(self, name: str) -> QueueInfo:
+        """Create a queue named ``name`` (every media type, no member agents); it reports its initial
+        state at the next step. Raises ``ValueError`` for an empty name or one already in use."""
+        if not name.strip():
+            raise ValueError("name: a non-empty string is required")
+        if any(q.name == name for q in self.queues):
+            raise ValueError(f"name: a queue named {name!r} exists")
+        q = QueueInfo(
+            queue_id=self._uuid(),
+            name=name,
+            media=MEDIA_TYPES,
+            sl_target=self._rng.choice((0.7, 0.8, 0.9)),
+            sl_threshold_ms=self._rng.choice((20_000, 30_000)),
+        )
+        self.queues = (*self.queues, q)
+        self.queue_by_id[q.queue_id] = q
+        for m in q.media:
+            self._books[(q.queue_id, m)] = _MediaBook(interval_start_ms=interval_start(self.now_ms))
+        return q
+
+    def remove_queue(self, queue_id: str) -> bool:
+        """Delete a queue: its waiting interactions vanish, its waves stop, its members leave it (an
+        agent alerting or handling one of its interactions is idle again). False when unknown."""
+        q = self.queue_by_id.pop(queue_id, None)
+        if q is None:
+            return False
+        self.queues = tuple(x for x in self.queues if x.queue_id != queue_id)
+        for m in q.media:
+            self._books.pop((queue_id, m), None)
+            self._last_media.pop((queue_id, m), None)
+        self._last_agents.pop(queue_id, None)
+        self._last_observed.pop(queue_id, None)
+        for wave_id in [w.wave_id for w in self._waves.values() if w.queue_id == queue_id]:
+            del self._waves[wave_id]
+        for agent in self._agents:
+            agent.queues = tuple(x for x in agent.queues if x != queue_id)
+            if agent.interaction is not None and agent.interaction.queue_id == queue_id:
+                agent.interaction = None
+                agent.status = "IDLE"
+                agent.until_ms = None
+                agent.idle_since_ms = self.now_ms
+        return True
+
     # ----------------------------------------------------------------- stepping
     def step(self, dt_s: float) -> list[QueueChange]:
         """Advance ``dt_s`` simulated seconds (>= 0) and return the changes, one per changed queue.

@@ -22,6 +22,26 @@ log = logging.getLogger("queuecast.upstream")
 OBSERVATIONS_TOPIC = "v2.analytics.queues.{id}.observations"
 
 
+@dataclass(frozen=True, slots=True)
+class QueueChanges:
+    """What a re-discovery found compared with the queues followed so far (ids in listing order)."""
+
+    added: list[str]
+    removed: list[str]
+    #: Followed before and now, under another name.
+    renamed: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.renamed)
+
+    @classmethod
+    def between(cls, old_ids: list[str], old_names: dict[str, str], new_ids: list[str],
+                new_names: dict[str, str]) -> QueueChanges:
+        old, new = set(old_ids), set(new_ids)
+        return cls(added=[q for q in new_ids if q not in old], removed=[q for q in old_ids if q not in new],
+                   renamed=[q for q in new_ids if q in old and q in new_names and new_names[q] != old_names.get(q)])
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamConfig:
     """The upstream's knobs. :meth:`from_settings` maps ``QC_*`` settings; the rest are tuning
@@ -57,6 +77,15 @@ class UpstreamConfig:
     rate_limit_per_min: int = 300
     #: Topics per channel (the platform refuses more than 1,000).
     max_topics_per_channel: int = 1000
+    #: With ``queues`` empty: the routing API is asked again this often (default 300 s) for queues
+    #: created (followed and backfilled) or deleted (unsubscribed and removed from the board) since;
+    #: 0 = discover at start only.
+    rediscover_s: float = 300.0
+
+    @property
+    def rediscovers(self) -> bool:
+        """True when the followed queues come from the routing API and are re-listed periodically."""
+        return not self.queues and self.rediscover_s > 0
 
     @property
     def ping_s(self) -> float:
@@ -103,7 +132,10 @@ class UpstreamContext:
         self.cancel_scope.cancel()
 
     async def discover(self) -> tuple[list[str], dict[str, str]]:
-        """The queue ids to follow and their names (names are best effort: needs ``routing:queue:view``)."""
+        """The queue ids to follow and their names (names are best effort: needs ``routing:queue:view``).
+
+        Raises :class:`~proxy.errors.UpstreamError` when the listing fails and ``QC_QUEUES`` is empty.
+        """
         names: dict[str, str] = {}
         try:
             names = {q.id: q.name for q in await self.platform.list_queues() if q.name}
@@ -117,3 +149,19 @@ class UpstreamContext:
             listed = []
         ids = list(self.config.queues) or listed
         return ids, names
+
+    async def rediscover(self, ids: list[str], names: dict[str, str]) -> tuple[list[str], QueueChanges]:
+        """List the queues again (only meaningful when :attr:`UpstreamConfig.rediscovers`): returns the
+        new id list and what changed against ``ids``, and updates ``names`` *in place* (lanes share it).
+
+        An empty listing while queues are followed raises :class:`UpstreamError` (a lost permission or
+        division looks the same as deleting every queue; the board is never emptied on that evidence).
+        """
+        new_ids, new_names = await self.discover()
+        if ids and not new_ids:
+            raise UpstreamError("the routing API lists no queue any more; keeping the followed ones")
+        changes = QueueChanges.between(ids, names, new_ids, new_names)
+        for qid in changes.removed:
+            names.pop(qid, None)
+        names.update(new_names)
+        return new_ids, changes

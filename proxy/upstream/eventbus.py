@@ -7,11 +7,17 @@ when its topics match, created when missing, recreated when its topics differ or
 expanded for the followed queues). Deliveries are signed with ``QC_CALLBACK_SECRET`` (and/or carry
 the API key). After a (re)creation the state is backfilled, since nothing missed is replayed. On
 a clean shutdown the subscription is deleted when ``QC_EVENTBUS_CLEANUP`` is on.
+
+With ``QC_QUEUES`` empty the queues are listed again every ``rediscover_s`` (at the next check
+after it): new queues are backfilled (their events already flow, or the subscription is recreated
+with their topics), deleted ones are removed from the board (``ingestor.remove_queue``), renamed
+ones are backfilled under their new name.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import trio
@@ -19,7 +25,7 @@ import trio
 from proxy.auth.backoff import Backoff
 from proxy.errors import AuthError, UpstreamError
 from proxy.upstream.backfill import backfill
-from proxy.upstream.context import OBSERVATIONS_TOPIC, UpstreamContext
+from proxy.upstream.context import OBSERVATIONS_TOPIC, QueueChanges, UpstreamContext
 
 log = logging.getLogger("queuecast.upstream.eventbus")
 
@@ -34,6 +40,14 @@ def subscription_topics(allowlist: tuple[str, ...], queue_ids: list[str]) -> lis
     if OBSERVATIONS_TOPIC in allowlist:
         return [OBSERVATIONS_TOPIC.replace("{id}", qid) for qid in queue_ids]
     return []
+
+
+def _merge(pending: QueueChanges, found: QueueChanges) -> QueueChanges:
+    """Changes not applied yet (a step failed) plus newer ones; a queue added then removed is neither."""
+    removed = [q for q in [*pending.removed, *found.removed] if q not in found.added]
+    added = [q for q in [*pending.added, *found.added] if q not in found.removed]
+    renamed = [q for q in [*pending.renamed, *found.renamed] if q not in found.removed]
+    return QueueChanges(list(dict.fromkeys(added)), list(dict.fromkeys(removed)), list(dict.fromkeys(renamed)))
 
 
 class EventBusUpstream:
@@ -81,24 +95,38 @@ class EventBusUpstream:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         status = self._ctx.runtime.status
+        cfg = self._ctx.config
+        rt = self._ctx.runtime
         queue_ids: list[str] | None = None
         names: dict[str, str] = {}
+        changes = QueueChanges([], [], [])
+        rediscover_at = math.inf
         try:
             while True:
                 try:
                     if queue_ids is None:
                         queue_ids, names = await self._ctx.discover()
-                    topics = subscription_topics(self._ctx.config.topics, queue_ids)
+                        rediscover_at = trio.current_time() + cfg.rediscover_s if cfg.rediscovers else math.inf
+                    elif trio.current_time() >= rediscover_at:
+                        rediscover_at = trio.current_time() + cfg.rediscover_s
+                        queue_ids, found = await self._ctx.rediscover(queue_ids, names)
+                        changes = _merge(changes, found)
+                    topics = subscription_topics(cfg.topics, queue_ids)
                     if not topics:
                         status.set("down", "no topics to subscribe: check QC_TOPICS")
                         return
                     if await self.ensure(topics):
-                        rt = self._ctx.runtime
                         await backfill(self._ctx.platform, rt.ingestor, rt.reducer, queue_ids, names=names)
+                    elif changes.added or changes.renamed:
+                        await backfill(self._ctx.platform, rt.ingestor, rt.reducer,
+                                       [*changes.added, *changes.renamed], names=names)
+                    for qid in changes.removed:
+                        rt.ingestor.remove_queue(qid)
+                    changes = QueueChanges([], [], [])
                     self._backoff.reset()
                     if status.state == "down":
                         status.set("degraded", "event bus subscription active; waiting for deliveries")
-                    delay = self._ctx.config.eventbus_check_s
+                    delay = min(cfg.eventbus_check_s, max(0.0, rediscover_at - trio.current_time()))
                 except AuthError as exc:
                     if exc.fatal:
                         self._ctx.stop(exc)

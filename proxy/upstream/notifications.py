@@ -15,7 +15,14 @@ One :class:`Lane` per ≤ 1,000 topics. Its supervisor keeps exactly one current
 - the channel's token is due for refresh (or was revoked): hand over: new token → new channel →
   subscribe → connect → backfill → close the old socket; the old channel dies with its token, so
   at most two channels per lane exist at any moment and none leaks;
-- at 80 % of the channel's lifetime: re-``PUT`` its topics (extends it by another lifetime).
+- at 80 % of the channel's lifetime: re-``PUT`` its topics (extends it by another lifetime);
+- its queues changed (:meth:`Lane.add_queues`, :meth:`Lane.remove_queues`, from re-discovery):
+  ``POST`` the added topics (or ``PUT`` the whole list when some were removed), then backfill the
+  added queues. Frames of queues no longer followed are dropped.
+
+Every channel operation runs in the lane's supervisor task, so a topic change never races a
+reconnect or handover: each channel records the topics it was given, and the supervisor brings it
+in line with the lane's current topics.
 
 Frames are translated by :mod:`proxy.ingest.adapter` and applied with the ingestor; heartbeats and
 pongs only feed the watchdog.
@@ -70,6 +77,8 @@ class _Channel:
     token_generation: int
     ttl_s: float
     resubscribe_at: float
+    #: The topics the platform holds for this channel (after the last successful PUT/POST).
+    topics: frozenset[str] = frozenset()
 
 
 @dataclass(eq=False)
@@ -89,6 +98,8 @@ class LaneStats:
     handovers: int = 0
     resubscriptions: int = 0
     backfills: int = 0
+    #: Topic changes applied to a live channel (queues added or removed by re-discovery).
+    topic_changes: int = 0
     frames: int = 0
     heartbeats: int = 0
     heartbeat_timeouts: int = 0
@@ -104,13 +115,13 @@ class Lane:
                  on_state: Callable[[Lane, str], None]) -> None:
         self._ctx = ctx
         self.name = name
-        self.queue_ids = queue_ids
-        self.topics = observation_topics(queue_ids)
+        self.queue_ids = list(queue_ids)
+        self._followed = set(self.queue_ids)
         self._names = names
         self._on_state = on_state
         cfg = ctx.config
         self._backoff = Backoff(initial_s=cfg.backoff_initial_s, max_s=cfg.backoff_max_s)
-        self._events_send, self._events = trio.open_memory_channel[tuple[str, _Socket]](64)
+        self._events_send, self._events = trio.open_memory_channel[tuple[str, _Socket | None]](64)
         self._nursery: trio.Nursery | None = None
         self.channel: _Channel | None = None
         self.socket: _Socket | None = None
@@ -118,6 +129,29 @@ class Lane:
         self.state = "down"
         self.detail = "connecting"
         self._retry_at = -math.inf
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics this lane's channel must carry (one per followed queue)."""
+        return observation_topics(self.queue_ids)
+
+    def add_queues(self, queue_ids: list[str]) -> None:
+        """Follow more queues (the caller keeps the lane within ``max_topics_per_channel``). The
+        supervisor subscribes their topics and then backfills them; returns at once."""
+        new = [q for q in queue_ids if q not in self._followed]
+        self.queue_ids.extend(new)
+        self._followed.update(new)
+        if new:
+            self._report("topics", self.socket)
+
+    def remove_queues(self, queue_ids: list[str]) -> None:
+        """Stop following queues: their frames are dropped from now on and the supervisor unsubscribes
+        their topics; returns at once (removing them from the board is the caller's business)."""
+        gone = self._followed.intersection(queue_ids)
+        if gone:
+            self.queue_ids = [q for q in self.queue_ids if q not in gone]
+            self._followed -= gone
+            self._report("topics", self.socket)
 
     def _set_state(self, state: str, detail: str) -> None:
         self.state, self.detail = state, detail
@@ -160,10 +194,12 @@ class Lane:
             token = self._ctx.tokens.current
             due = token.refresh_at if token is not None and token.generation == ch.token_generation else -math.inf
             deadline = min(ch.resubscribe_at, max(due, self._retry_at))
+            if ch.topics != frozenset(self.topics):
+                deadline = min(deadline, self._retry_at)  # queues changed: now, or after a failed try's backoff
             kind = "timer"
             with trio.move_on_at(deadline):
                 kind, which = await self._events.receive()
-                if which is not sock:
+                if which is not sock and kind != "topics":
                     continue  # news from a socket already replaced
             try:
                 if kind == "died":
@@ -179,8 +215,10 @@ class Lane:
                 elif kind == "unsubscribed":
                     await self._resubscribe(ch)
                     await self._backfill()
-                else:
+                else:  # "timer" or "topics"
                     now = trio.current_time()
+                    if ch.topics != frozenset(self.topics):
+                        await self._sync_topics(ch)
                     if now >= ch.resubscribe_at:
                         await self._resubscribe(ch)
                     if now >= max(due, self._retry_at):
@@ -234,9 +272,34 @@ class Lane:
         return ch
 
     async def _resubscribe(self, ch: _Channel) -> None:
-        await self._ctx.platform.put_subscriptions(ch.id, self.topics)
+        topics = self.topics
+        await self._ctx.platform.put_subscriptions(ch.id, topics)
+        ch.topics = frozenset(topics)
         ch.resubscribe_at = trio.current_time() + 0.8 * ch.ttl_s
         self.stats.resubscriptions += 1
+
+    async def _sync_topics(self, ch: _Channel) -> None:
+        """Bring ``ch`` in line with the lane's queues: ``PUT`` when topics were removed (it replaces),
+        else ``POST`` the added ones; then backfill the queues whose topics are new to the channel."""
+        had = ch.topics
+        queue_ids = list(self.queue_ids)
+        topics = observation_topics(queue_ids)
+        added = [t for t in topics if t not in had]
+        if had - set(topics):
+            await self._resubscribe(ch)
+        elif added:
+            await self._ctx.platform.post_subscriptions(ch.id, added)
+            ch.topics = had | frozenset(added)
+            ch.resubscribe_at = trio.current_time() + 0.8 * ch.ttl_s  # POST renews the lifetime too
+        self.stats.topic_changes += 1
+        log.info("%s: channel %s now carries %d topic(s) (%d added)", self.name, ch.id, len(ch.topics), len(added))
+        new_ids = [qid for qid, topic in zip(queue_ids, topics, strict=True) if topic not in had]
+        if new_ids:
+            try:
+                await self._backfill(new_ids)
+            except BaseException:
+                ch.topics = had  # out of line again: the retry re-sends (idempotent) and backfills
+                raise
 
     async def _open(self, ch: _Channel) -> _Socket:
         assert self._nursery is not None
@@ -269,9 +332,15 @@ class Lane:
         if sock is not None:
             sock.cancel_scope.cancel()
 
-    async def _backfill(self) -> None:
+    async def _backfill(self, queue_ids: list[str] | None = None) -> None:
+        """Backfill ``queue_ids`` (default: every followed queue). A queue dropped while the query ran
+        is removed again, so a backfill never brings a removed queue back to the board."""
         rt = self._ctx.runtime
-        await backfill(self._ctx.platform, rt.ingestor, rt.reducer, self.queue_ids, names=self._names)
+        ids = list(self.queue_ids if queue_ids is None else queue_ids)
+        await backfill(self._ctx.platform, rt.ingestor, rt.reducer, ids, names=self._names)
+        for qid in ids:
+            if qid not in self._followed:
+                rt.ingestor.remove_queue(qid)
         self.stats.backfills += 1
 
     # ------------------------------------------------------------------ one socket
@@ -285,7 +354,7 @@ class Lane:
         if st.connected == 0:
             st._uncovered_since = now
 
-    def _report(self, kind: str, sock: _Socket) -> None:
+    def _report(self, kind: str, sock: _Socket | None) -> None:
         try:
             self._events_send.send_nowait((kind, sock))
         except trio.WouldBlock:  # the supervisor is busy; it only needs the newest news
@@ -366,6 +435,9 @@ class Lane:
         except (msgspec.ValidationError, InvalidInput) as exc:
             log.warning("%s: dropped a malformed %s frame: %s", self.name, frame.topicName, exc)
             return
+        if obs.queue_id not in self._followed:
+            log.debug("%s: dropped a frame of queue %s (no longer followed)", self.name, obs.queue_id)
+            return
         name = self._names.get(obs.queue_id)
         if name is not None and obs.name is None:  # frames carry no names; the routing API does
             obs = replace(obs, name=name)
@@ -373,12 +445,23 @@ class Lane:
 
 
 class NotificationsUpstream:
-    """Discovers the queues, splits their topics into lanes and runs the lanes; aggregates their state."""
+    """Discovers the queues, splits their topics into lanes and runs the lanes; aggregates their state.
+
+    With ``QC_QUEUES`` empty (:attr:`UpstreamConfig.rediscovers`) the routing API is asked again every
+    ``rediscover_s``: new queues join a lane with room (else a new lane), deleted ones leave their
+    lane and the board (``ingestor.remove_queue``), renamed ones are backfilled under the new name.
+    A failed re-discovery changes nothing and is retried at the next period.
+    """
 
     def __init__(self, ctx: UpstreamContext) -> None:
         self._ctx = ctx
         self.lanes: list[Lane] = []
+        #: The followed queues and their names (the names dict is shared with every lane).
+        self.queue_ids: list[str] = []
+        self.names: dict[str, str] = {}
+        self.rediscoveries = 0
         self._backoff = Backoff(initial_s=ctx.config.backoff_initial_s, max_s=ctx.config.backoff_max_s)
+        self._nursery: trio.Nursery | None = None
 
     def _lane_state(self, lane: Lane, state: str) -> None:
         states = [ln.state for ln in self.lanes]
@@ -407,15 +490,69 @@ class NotificationsUpstream:
             self._ctx.runtime.status.set("down", f"queue discovery failed: {error}")
             log.warning("queue discovery failed (%s); retrying in %.1f s", error, delay)
             await trio.sleep(delay)
+        rediscovers = self._ctx.config.rediscovers
         if not queue_ids:
             self._ctx.runtime.status.set("down", "no queues: set QC_QUEUES or grant routing:queue:view")
-            log.error("no queues to follow")
-            return
+            log.error("no queues to follow%s", "; asking again later" if rediscovers else "")
+            if not rediscovers:
+                return
+        self.queue_ids, self.names = queue_ids, names
         size = self._ctx.config.max_topics_per_channel
         chunks = [queue_ids[i:i + size] for i in range(0, len(queue_ids), size)]
-        self.lanes = [Lane(self._ctx, name=f"channel {n + 1}/{len(chunks)}", queue_ids=chunk, names=names,
-                           on_state=self._lane_state) for n, chunk in enumerate(chunks)]
         log.info("following %d queue(s) on %d channel(s)", len(queue_ids), len(chunks))
         async with trio.open_nursery() as nursery:
-            for lane in self.lanes:
-                await nursery.start(lane.run)
+            self._nursery = nursery
+            for chunk in chunks:
+                await self._start_lane(chunk)
+            if rediscovers:
+                nursery.start_soon(self._rediscover_loop)
+
+    async def _start_lane(self, queue_ids: list[str]) -> Lane:
+        assert self._nursery is not None
+        lane = Lane(self._ctx, name=f"channel {len(self.lanes) + 1}", queue_ids=queue_ids, names=self.names,
+                    on_state=self._lane_state)
+        self.lanes.append(lane)
+        await self._nursery.start(lane.run)
+        return lane
+
+    async def _rediscover_loop(self) -> None:
+        period = self._ctx.config.rediscover_s
+        while True:
+            await trio.sleep(period)
+            try:
+                await self.rediscover()
+            except AuthError as exc:
+                if exc.fatal:
+                    self._ctx.stop(exc)
+                    return
+                log.warning("queue re-discovery failed (%s); next try in %.0f s", exc, period)
+            except UpstreamError as exc:
+                log.warning("queue re-discovery failed (%s); next try in %.0f s", exc, period)
+
+    async def rediscover(self) -> None:
+        """List the queues once and apply the differences (see the class docstring). Raises
+        :class:`~proxy.errors.UpstreamError` (or ``AuthError``) when the listing fails; nothing changes then."""
+        ids, changes = await self._ctx.rediscover(self.queue_ids, self.names)
+        self.queue_ids = ids
+        self.rediscoveries += 1
+        if not changes:
+            return
+        log.info("queues changed: %d added, %d removed, %d renamed", len(changes.added), len(changes.removed),
+                 len(changes.renamed))
+        rt = self._ctx.runtime
+        for lane in self.lanes:
+            lane.remove_queues(changes.removed)
+        for qid in changes.removed:
+            rt.ingestor.remove_queue(qid)
+        size = self._ctx.config.max_topics_per_channel
+        pending = list(changes.added)
+        for lane in self.lanes:
+            room = size - len(lane.queue_ids)
+            if pending and room > 0:
+                lane.add_queues(pending[:room])
+                pending = pending[room:]
+        while pending:
+            await self._start_lane(pending[:size])  # its first connect subscribes and backfills
+            pending = pending[size:]
+        if changes.renamed:  # names only reach the board with an observation: backfill those queues
+            await backfill(self._ctx.platform, rt.ingestor, rt.reducer, changes.renamed, names=self.names)

@@ -107,6 +107,11 @@ class Platform:
         await self._call("PUT", f"/api/v2/notifications/channels/{channel_id}/subscriptions",
                          json=[{"id": t} for t in topics])
 
+    async def post_subscriptions(self, channel_id: str, topics: list[str]) -> None:
+        """Add topics to the channel's (keeps the others; also renews its 24 h lifetime)."""
+        await self._call("POST", f"/api/v2/notifications/channels/{channel_id}/subscriptions",
+                         json=[{"id": t} for t in topics])
+
     async def delete_subscriptions(self, channel_id: str) -> None:
         await self._call("DELETE", f"/api/v2/notifications/channels/{channel_id}/subscriptions")
 
