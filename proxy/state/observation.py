@@ -2,14 +2,17 @@
 
 Every upstream shape (Event Bus ``queueState``, Notifications/EventBridge observation
 bodies, REST backfill) is translated into these at the edge, so the reducer knows one type.
+They are frozen ``msgspec.Struct``s rather than frozen dataclasses: one is built per event, and a
+frozen dataclass's ``__init__`` costs several times more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, final
+
+import msgspec
 
 ROUTING_STATUSES: Final = ("IDLE", "INTERACTING", "COMMUNICATING", "NOT_RESPONDING", "OFF_QUEUE")
 
@@ -32,8 +35,7 @@ class Unchanged:
 UNCHANGED: Final = Unchanged()
 
 
-@dataclass(frozen=True, slots=True)
-class IntervalObservation:
+class IntervalObservation(msgspec.Struct, frozen=True):
     """Figures of one (queue, media) for one statistics interval (usually 30 minutes).
 
     ``None`` means the field was absent; inside the same interval the stored value is kept.
@@ -51,8 +53,7 @@ class IntervalObservation:
     sl_target: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class QueueObservation:
+class QueueObservation(msgspec.Struct, frozen=True):
     """Absolute values for one (queue, media type) at ``observed_at``; ``None`` fields are unchanged.
 
     ``media_type`` is ``None`` for a queue-level observation (agent routing statuses only).

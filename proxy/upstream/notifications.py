@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
@@ -440,7 +440,7 @@ class Lane:
             return
         name = self._names.get(obs.queue_id)
         if name is not None and obs.name is None:  # frames carry no names; the routing API does
-            obs = replace(obs, name=name)
+            obs = msgspec.structs.replace(obs, name=name)
         self._ctx.runtime.ingestor.ingest_observations([obs])
 
 
