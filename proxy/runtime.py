@@ -61,7 +61,7 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     metrics = Metrics()
     reducer = Reducer()
-    broker = MemoryBroker(ring_size=settings.ring_size)
+    broker = MemoryBroker(ring_size=settings.ring_size, ring_max_views=settings.ring_max_views)
     aggregator = Aggregator(reducer, broker, window_s=settings.aggregate_s, metrics=metrics)
     status = StatusTracker(stale_after_s=settings.stale_after_s, publish=broker.set_status)
     ingestor = Ingestor(

@@ -120,6 +120,8 @@ class Settings:
     aggregate_ms: int = 500
     #: ``QC_RING_SIZE``: frames kept for ``Last-Event-ID`` resume. Default 4096.
     ring_size: int = 4096
+    #: ``QC_RING_MAX_VIEWS``: at most this many queue views held by those frames (memory bound). Default 50,000.
+    ring_max_views: int = 50_000
     #: ``QC_CLIENT_BUFFER``: frames queued per SSE client before its deltas are coalesced. Default 16.
     client_buffer: int = 16
     #: ``QC_CLIENT_STALL_S``: a client whose buffer stays full this long is disconnected. Default 30 s.
@@ -283,6 +285,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dedupe_max_ids=_get(env, "QC_DEDUPE_MAX_IDS", _int_range(1), 100_000),
         aggregate_ms=_get(env, "QC_AGGREGATE_MS", _int_range(0, 60_000), 500),
         ring_size=_get(env, "QC_RING_SIZE", _int_range(1), 4096),
+        ring_max_views=_get(env, "QC_RING_MAX_VIEWS", _int_range(1), 50_000),
         client_buffer=_get(env, "QC_CLIENT_BUFFER", _int_range(1), 16),
         client_stall_s=_get(env, "QC_CLIENT_STALL_S", _float_range(0.1), 30.0),
         max_clients=_get(env, "QC_MAX_CLIENTS", _int_range(1), 20_000),

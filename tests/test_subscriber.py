@@ -115,3 +115,20 @@ def test_the_snapshot_is_built_once_per_state_and_shared():
     assert broker.snapshot() is not first and broker.snapshot().seq == 2
     broker.set_status({"upstream": "degraded"})
     assert b'"degraded"' in broker.snapshot().data()
+
+
+def test_the_ring_is_bounded_by_the_views_it_holds_and_older_ids_get_a_snapshot():
+    broker = MemoryBroker(ring_size=1000, ring_max_views=10, epoch="e")
+    for n in range(1, 6):  # 5 frames of 4 views: only the newest 2 fit in 10 views
+        broker.publish({f"q{i}": view(f"q{i}", n) for i in range(4)})
+    assert [f.seq for f in broker._missed("e-3")] == [4, 5]
+    assert broker._missed("e-2") is None  # evicted: a snapshot, not a gap
+
+
+def test_older_frames_forget_their_per_filter_encodings():
+    broker = MemoryBroker(ring_size=10, epoch="e")
+    first = broker.publish({"a": view("a", 1), "b": view("b", 1)})
+    first.data(), first.data(frozenset({"a"})), first.data(frozenset({"b"}))
+    broker.publish({"a": view("a", 2)})
+    assert list(first._cache) == [None]  # the shared unfiltered encoding stays for replays
+    assert b'"b"' not in first.data(frozenset({"a"}))  # re-encoded on demand, still correct

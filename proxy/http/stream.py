@@ -84,6 +84,7 @@ class StreamEndpoint:
         chunks = [retry[:-1] + chunks[0], *chunks[1:]] if chunks else [retry]
         while True:
             await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+            chunks = []  # hold nothing while idle
             try:
                 chunks = await subscriber.next()
             except SubscriberClosed as closed:

@@ -56,6 +56,15 @@ class Frame:
             return True
         return any(q in only for q in self.views) or any(q in only for q in self.removed)
 
+    def trim(self) -> None:
+        """Forget the per-filter encodings (kept: the unfiltered one). The broker calls this once a
+        newer frame exists, so a ring of old frames never holds one encoding per client filter."""
+        if len(self._cache) > 1 or (self._cache and None not in self._cache):
+            unfiltered = self._cache.get(None)
+            self._cache.clear()
+            if unfiltered is not None:
+                self._cache[None] = unfiltered
+
     def data(self, only: frozenset[str] | None = None) -> bytes:
         cached = self._cache.get(only)
         if cached is not None:

@@ -22,10 +22,16 @@ _encode = msgspec.json.Encoder().encode
 class MemoryBroker:
     """Single-process :class:`~proxy.hub.broker.Broker`. All methods are synchronous, hence atomic under trio."""
 
-    def __init__(self, *, ring_size: int, epoch: str | None = None, now: Callable[[], str] | None = None) -> None:
+    def __init__(self, *, ring_size: int, ring_max_views: int = 50_000, epoch: str | None = None,
+                 now: Callable[[], str] | None = None) -> None:
         self.epoch = epoch or secrets.token_hex(3)
         self._seq = 0
-        self._ring: deque[Frame] = deque(maxlen=ring_size)
+        # The ring is bounded twice: by frames, and by the queue views its frames hold (each view keeps
+        # its dict and JSON alive), so 500 busy queues cannot make a 4,096-frame ring cost a gigabyte.
+        self._ring: deque[Frame] = deque()
+        self._ring_size = ring_size
+        self._ring_max_views = ring_max_views
+        self._ring_views = 0
         self._current: dict[str, QueueView] = {}
         self._subscribers: set[Subscriber] = set()
         self._status: dict[str, Any] = {}
@@ -49,7 +55,15 @@ class MemoryBroker:
     def publish(self, views: Mapping[str, QueueView], removed: tuple[str, ...] = ()) -> Frame:
         self._seq += 1
         frame = Frame("delta", self.epoch, self._seq, self._now(), dict(views), removed)
+        if self._ring:
+            self._ring[-1].trim()
         self._ring.append(frame)
+        self._ring_views += len(frame.views) + len(removed)
+        while len(self._ring) > 1 and (
+            len(self._ring) > self._ring_size or self._ring_views > self._ring_max_views
+        ):
+            oldest = self._ring.popleft()
+            self._ring_views -= len(oldest.views) + len(oldest.removed)
         for queue_id in removed:
             self._current.pop(queue_id, None)
         self._current.update(views)
