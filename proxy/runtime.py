@@ -41,8 +41,8 @@ class Runtime:
             await nursery.start(self.aggregator.serve)
             await nursery.start(self.status.watch)
             nursery.start_soon(self._keepalive_ticker)
-            if self.settings.upstream != "callback":
-                from proxy.upstream.runner import run_upstream  # only in pull/provision modes
+            if self.settings.upstream != "callback" or self.settings.has_platform_credentials:
+                from proxy.upstream.runner import run_upstream  # only with an upstream
 
                 await nursery.start(run_upstream, self)
             self.ready = True

@@ -162,6 +162,11 @@ class Settings:
     heartbeat_timeout_s: float = 75.0
 
     @property
+    def has_platform_credentials(self) -> bool:
+        """Everything needed to call the platform API (then push-only mode seeds the board over REST)."""
+        return None not in (self.api_base, self.login_base, self.client_id, self.client_secret)
+
+    @property
     def aggregate_s(self) -> float:
         return self.aggregate_ms / 1000.0
 

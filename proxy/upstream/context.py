@@ -47,7 +47,8 @@ class UpstreamConfig:
     """The upstream's knobs. :meth:`from_settings` maps ``QC_*`` settings; the rest are tuning
     defaults (tests shorten them)."""
 
-    mode: Literal["eventbus", "notifications"]
+    #: ``backfill``: push-only (``QC_UPSTREAM=callback``) with credentials — seed and keep the queue list.
+    mode: Literal["eventbus", "notifications", "backfill"]
     api_base: str
     login_base: str
     client_id: str
@@ -98,8 +99,8 @@ class UpstreamConfig:
         if settings.api_base is None or settings.login_base is None or settings.client_id is None \
                 or settings.client_secret is None:
             raise ValueError("upstream needs QC_REGION (or QC_API_BASE/QC_LOGIN_BASE), QC_CLIENT_ID, QC_CLIENT_SECRET")
-        mode = overrides.pop("mode", settings.upstream)
-        if mode not in ("eventbus", "notifications"):
+        mode = overrides.pop("mode", "backfill" if settings.upstream == "callback" else settings.upstream)
+        if mode not in ("eventbus", "notifications", "backfill"):
             raise ValueError(f"no upstream to run in mode {mode!r}")
         config = cls(
             mode=mode, api_base=settings.api_base, login_base=settings.login_base, client_id=settings.client_id,
@@ -120,7 +121,7 @@ class UpstreamContext:
     tokens: TokenManager
     cancel_scope: trio.CancelScope
     fatal: AuthError | None = None
-    #: The running mode object (``NotificationsUpstream`` or ``EventBusUpstream``), for introspection.
+    #: The running mode object (``NotificationsUpstream``, ``EventBusUpstream`` or ``PushedUpstream``).
     component: Any = None
 
     def stop(self, exc: AuthError) -> None:

@@ -1,4 +1,4 @@
-"""``run_upstream``: the proxy's upstream in ``eventbus`` or ``notifications`` mode, until cancelled.
+"""``run_upstream``: the proxy's upstream (``eventbus``, ``notifications``, or push-only seeding), until cancelled.
 
 Owns the one long-lived platform ``httpx.AsyncClient`` (with :class:`PlatformAuth`), the token
 manager and the mode's loops. Starts at once (the wallboard is served while the upstream is
@@ -22,6 +22,7 @@ from proxy.upstream.context import UpstreamConfig, UpstreamContext
 from proxy.upstream.eventbus import EventBusUpstream
 from proxy.upstream.notifications import NotificationsUpstream
 from proxy.upstream.platform import Platform
+from proxy.upstream.pushed import PushedUpstream
 
 if TYPE_CHECKING:
     from proxy.runtime import Runtime
@@ -51,9 +52,16 @@ async def run_upstream(
         with trio.CancelScope() as scope:
             ctx = UpstreamContext(runtime=runtime, config=cfg, platform=Platform(http), tokens=tokens,
                                   cancel_scope=scope)
-            runtime.status.set("down", f"{cfg.mode}: connecting to {cfg.api_base}")
+            if cfg.mode != "backfill":  # push-only: the deliveries themselves say whether data is live
+                runtime.status.set("down", f"{cfg.mode}: connecting to {cfg.api_base}")
             log.info("upstream %s via %s", cfg.mode, cfg.api_base)
             task_status.started(ctx)
-            component = NotificationsUpstream(ctx) if cfg.mode == "notifications" else EventBusUpstream(ctx)
+            component: NotificationsUpstream | EventBusUpstream | PushedUpstream
+            if cfg.mode == "notifications":
+                component = NotificationsUpstream(ctx)
+            elif cfg.mode == "eventbus":
+                component = EventBusUpstream(ctx)
+            else:
+                component = PushedUpstream(ctx)
             ctx.component = component
             await component.run()

@@ -1,0 +1,55 @@
+"""Push-only mode with platform credentials: the board is seeded over REST at start-up."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+import trio
+
+from proxy.settings import Secret
+from tests.conftest import StartProxy
+from tests.e2e.conftest import StartSim, Views, wait_until
+from tests.helpers import envelope, post_callback
+
+
+async def test_a_push_only_proxy_with_credentials_starts_with_every_queue(
+    start_sim: StartSim, start_proxy: StartProxy
+) -> None:
+    sim = await start_sim(speed=20.0, queues=4, agents=20, arrivals_per_min=120.0)
+    async with httpx.AsyncClient(timeout=5) as http:
+        await http.post(f"{sim.url}/sim/advance", json={"seconds": 120})  # a world with people waiting
+        await http.post(f"{sim.url}/sim/pause")
+        proxy = await start_proxy(api_base=sim.url, login_base=sim.url, client_id=sim.settings.client_id,
+                                  client_secret=Secret(sim.settings.client_secret))
+        assert proxy.runtime.settings.upstream == "callback"
+        views = Views(http, proxy.url, sim.url)
+        await wait_until(views.converged)  # every queue, names included, before any delivery arrived
+        truth = await views.truth()
+        assert len(truth) == 4 and all(v["name"] != qid for qid, v in truth.items())
+        # deliveries still arrive by push, on top of the seeded state
+        async with httpx.AsyncClient(base_url=proxy.url, timeout=5) as client:
+            queue_id = next(iter(truth))
+            r = await post_callback(client, envelope(queue_id, observed_ms=10**12, oWaiting=42))
+            assert r.json()["applied"] == 1
+            assert (await client.get("/api/v1/queues")).json()["queues"][queue_id]["waiting"] >= 42
+
+
+async def test_bad_credentials_stop_the_seeding_but_not_the_proxy(
+    start_sim: StartSim, start_proxy: StartProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    sim = await start_sim(queues=2)
+    proxy = await start_proxy(api_base=sim.url, login_base=sim.url, client_id=sim.settings.client_id,
+                              client_secret=Secret("not-the-secret-xyz"))
+    with trio.fail_after(10):
+        while "upstream stopped" not in proxy.runtime.status.detail:  # noqa: ASYNC110  # set by the upstream task
+            await trio.sleep(0.05)
+    assert "invalid_client" in proxy.runtime.status.detail
+    assert "not-the-secret-xyz" not in caplog.text
+    async with httpx.AsyncClient(base_url=proxy.url, timeout=5) as client:
+        r = await post_callback(client, envelope("q-pushed", oWaiting=1))
+        assert r.status_code == 200
+        assert proxy.runtime.status.state == "live"  # deliveries still say the data is live
+
