@@ -12,7 +12,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.events = Counter(
-            "queuecast_events", "Inbound events by outcome (applied, duplicate, stale, ignored, unsupported)",
+            "queuecast_events", "Inbound events by outcome (applied, duplicate, stale, ignored, unsupported, removed)",
             ["outcome"], registry=r,
         )
         self.callbacks = Counter("queuecast_callbacks", "Callback requests by HTTP status", ["status"], registry=r)
@@ -29,7 +29,7 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5),
             registry=r,
         )
-        outcomes = ("applied", "duplicate", "stale", "ignored", "unsupported")
+        outcomes = ("applied", "duplicate", "stale", "ignored", "unsupported", "removed")
         self._outcomes: dict[str, Counter] = {outcome: self.events.labels(outcome) for outcome in outcomes}
 
     def event_outcome(self, outcome: str) -> Counter:

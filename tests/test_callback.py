@@ -158,3 +158,14 @@ async def test_service_keeps_serving_after_a_burst_of_bad_input(client):
         assert r.status_code == 400 and r.json()["field"].startswith("$")
     assert (await post_callback(client, envelope("q1", oWaiting=2))).status_code == 200
     assert (await queues(client))["q1"]["waiting"] == 2
+
+
+async def test_a_late_redelivery_cannot_bring_a_deleted_queue_back(client, proxy):
+    await post_callback(client, envelope("q-gone", observed_ms=1000, oWaiting=3))
+    proxy.runtime.ingestor.remove_queue("q-gone")  # what rediscovery does when the platform deleted it
+    r = await post_callback(client, envelope("q-gone", observed_ms=2000, oWaiting=4))
+    assert r.json() == {"received": 1, "removed": 1}
+    assert "q-gone" not in (await queues(client))
+    proxy.runtime.ingestor.follow_queue("q-gone")  # listed again: followed again
+    r = await post_callback(client, envelope("q-gone", observed_ms=3000, oWaiting=5))
+    assert r.json()["applied"] == 1 and (await queues(client))["q-gone"]["waiting"] == 5

@@ -14,9 +14,12 @@ from proxy.state.aggregator import Aggregator
 from proxy.state.observation import QueueObservation
 from proxy.state.reducer import Outcome, Reducer
 
+_MAX_REMOVED = 10_000  # remembered deleted queue ids
+
 
 class Ingestor:
-    """Applies validated events; every outcome is counted (``applied``, ``duplicate``, ``stale``, ...)."""
+    """Applies validated events; every outcome is counted (``applied``, ``duplicate``, ``stale``,
+    ``ignored``, ``unsupported``, ``removed`` — for a queue deleted upstream)."""
 
     def __init__(
         self,
@@ -34,6 +37,7 @@ class Ingestor:
         self._metrics = metrics
         self._on_event = on_event
         self._clock = clock
+        self._removed: dict[str, None] = {}
 
     def ingest(self, events: Iterable[InboundEvent]) -> Counter[str]:
         """Apply a validated batch in order; returns the count of each outcome."""
@@ -62,11 +66,24 @@ class Ingestor:
         return outcomes
 
     def remove_queue(self, queue_id: str) -> None:
-        """A queue left the upstream's scope: forget it and tell the clients (``removed``)."""
+        """A queue left the upstream's scope: forget it and tell the clients (``removed``).
+
+        The id is remembered (bounded, oldest first) so that a late redelivery for the deleted queue
+        cannot bring it back onto the board, frozen; ``follow_queue`` lifts that when it returns.
+        """
+        self._removed[queue_id] = None
+        while len(self._removed) > _MAX_REMOVED:
+            del self._removed[next(iter(self._removed))]
         if self._reducer.remove(queue_id):
             self._aggregator.mark_removed(queue_id)
 
+    def follow_queue(self, queue_id: str) -> None:
+        """A queue is (again) in the upstream's scope: its observations are applied."""
+        self._removed.pop(queue_id, None)
+
     def _apply(self, obs: QueueObservation, now: float) -> str:
+        if obs.queue_id in self._removed:
+            return "removed"
         if self._reducer.apply(obs) is Outcome.STALE:
             return "stale"
         self._aggregator.mark(obs.queue_id, now)

@@ -115,6 +115,8 @@ class EventBusUpstream:
                     if not topics:
                         status.set("down", "no topics to subscribe: check QC_TOPICS")
                         return
+                    for qid in changes.added:
+                        rt.ingestor.follow_queue(qid)
                     if await self.ensure(topics):
                         await backfill(self._ctx.platform, rt.ingestor, rt.reducer, queue_ids, names=names)
                     elif changes.added or changes.renamed:

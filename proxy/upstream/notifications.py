@@ -544,6 +544,8 @@ class NotificationsUpstream:
             lane.remove_queues(changes.removed)
         for qid in changes.removed:
             rt.ingestor.remove_queue(qid)
+        for qid in changes.added:
+            rt.ingestor.follow_queue(qid)
         size = self._ctx.config.max_topics_per_channel
         pending = list(changes.added)
         for lane in self.lanes:

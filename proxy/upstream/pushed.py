@@ -46,6 +46,8 @@ class PushedUpstream:
                     log.info("board seeded with %d queue(s); deliveries arrive by push", len(self.queue_ids))
                 else:
                     self.queue_ids, changes = await ctx.rediscover(self.queue_ids, names)
+                    for queue_id in changes.added:
+                        rt.ingestor.follow_queue(queue_id)
                     if changes.added or changes.renamed:
                         await backfill(ctx.platform, rt.ingestor, rt.reducer, [*changes.added, *changes.renamed],
                                        names=names)
