@@ -11,7 +11,10 @@ from pathlib import Path
 import httpx
 import trio
 
-from bench.trace import Recorder, read_trace, record, replay, scrub
+import bench.trace
+from bench.trace.format import read_trace, scrub
+from bench.trace.recorder import Recorder, record
+from bench.trace.replayer import replay
 from tests.conftest import StartProxy
 from tests.helpers import SECRET, envelope, signed
 
@@ -94,3 +97,9 @@ def test_shipped_traces_are_valid_small_and_scrubbed() -> None:
         text = path.read_text()
         assert "sha256=" not in text and "queuecast-demo" not in text
         assert all(b["body"]["subscriptionId"] == "sub-trace" for b in bodies if isinstance(b["body"], dict))
+
+
+def test_the_package_reexports_what_the_cli_calls() -> None:
+    # queuecast/cli.py does "import bench.trace as trace" and calls these two
+    assert bench.trace.record_main is not None and bench.trace.replay_main is not None
+    assert bench.trace.read_trace is read_trace and bench.trace.replay is replay

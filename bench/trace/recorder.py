@@ -1,23 +1,8 @@
-"""``queuecast record`` and ``queuecast replay``: event traces as JSONL, captured and played back.
-
-A trace is one JSON object per line:
-
-- line 1, the header: ``{"trace": "queuecast", "version": 1, "recordedAt", "source", "deliveries"?}``;
-- then deliveries in arrival order: ``{"t": seconds since the recording started, "body": <the JSON
-  body of one callback: an envelope or an array of envelopes>}``;
-- and marks of what the recorder did meanwhile: ``{"t": ..., "mark": "tokens expired"}`` (replay
-  prints them and does not post them).
-
-What is *not* recorded: request headers (the HMAC signature, API keys) and the sender's secret.
-Bodies are scrubbed by :func:`scrub`: subscription ids become ``sub-trace`` and fields that can
-hold personal data (user ids and names, e-mail, phone numbers, ANI/DNIS, addresses) are replaced.
-Queue names stay: they are business data, and a wallboard replay needs them.
+"""``queuecast record``: capture the callbacks that reach a receiver into a trace (see :mod:`.format`).
 
 Recording works against the simulator (``--simulator URL`` subscribes to its Event Bus with the
 recorder's own callback receiver, or ``--start-simulator`` runs one in-process) or as a bare
 receiver (``--listen``) that any sender, a real tenant's Event Bus included, can be pointed at.
-Replay posts every body through the proxy's callback, signed with ``--secret`` (default
-``$QC_CALLBACK_SECRET``), at the original spacing divided by ``--speed``.
 """
 
 from __future__ import annotations
@@ -29,12 +14,8 @@ import hmac
 import json
 import os
 import secrets
-import sys
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,36 +24,10 @@ import trio
 from bench.clients import Poster
 from bench.echo import serve_http
 from bench.progress import say
+from bench.trace import format as fmt
 from bench.workload import CALLBACK_PATH, sign
 
-VERSION = 1
-#: Keys whose values are replaced wherever they occur (case-insensitive): they can carry personal data.
-PERSONAL_KEYS = frozenset({"userid", "username", "user", "email", "emailaddress", "phone", "phonenumber", "ani",
-                           "dnis", "address", "addressnormalized", "customername", "participantname",
-                           "externalcontactid", "remotename"})
-#: Time keys that ``--rebase-time`` moves to the replay's clock.
-TIME_KEYS = frozenset({"observedAt", "timestamp", "time"})
 
-
-def scrub(value: Any) -> Any:
-    """A copy of a callback body with subscription ids and personal fields replaced."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            lowered = key.lower()
-            if lowered == "subscriptionid":
-                out[key] = "sub-trace"
-            elif lowered in PERSONAL_KEYS:
-                out[key] = "[redacted]"
-            else:
-                out[key] = scrub(item)
-        return out
-    if isinstance(value, list):
-        return [scrub(item) for item in value]
-    return value
-
-
-# ---------------------------------------------------------------------------------------------- recording
 @dataclass(eq=False)
 class Recorder:
     """Writes the trace; its :meth:`handler` is the callback receiver (verifies the HMAC when it has a secret)."""
@@ -85,14 +40,13 @@ class Recorder:
     rejected: int = 0
 
     def header(self, source: str) -> None:
-        self._line({"trace": "queuecast", "version": VERSION,
-                    "recordedAt": datetime.now(UTC).isoformat(timespec="seconds"), "source": source})
+        self._line(fmt.header(source))
 
     def mark(self, text: str) -> None:
-        self._line({"t": round(time.perf_counter() - self.t0, 4), "mark": text})
+        self._line(fmt.mark(time.perf_counter() - self.t0, text))
 
     def _line(self, obj: dict[str, Any]) -> None:
-        self.out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self.out.write(fmt.encode_line(obj))
 
     async def handler(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         if method != "POST" or path.split("?")[0] != CALLBACK_PATH:
@@ -107,7 +61,7 @@ class Recorder:
         except ValueError:
             self.rejected += 1
             return 400, b'{"error":"invalid JSON"}'
-        self._line({"t": round(time.perf_counter() - self.t0, 4), "body": scrub(parsed)})
+        self._line(fmt.delivery(time.perf_counter() - self.t0, parsed))
         self.deliveries += 1
         self.envelopes += len(parsed) if isinstance(parsed, list) else 1
         return 200, b'{"received":1}'
@@ -197,6 +151,11 @@ def _parse_waves(items: list[str]) -> tuple[tuple[float, float, float], ...]:
     return tuple(out)
 
 
+def _pair(text: str) -> tuple[float, float]:
+    a, b = text.split(":")
+    return float(a), float(b)
+
+
 def record_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="queuecast record",
@@ -250,163 +209,3 @@ def record_main(argv: list[str] | None = None) -> int:
     recorder = trio.run(run)
     print(f"wrote {args.out}: {recorder.deliveries} deliveries, {recorder.envelopes} envelopes")
     return 0 if recorder.deliveries else 1
-
-
-def _pair(text: str) -> tuple[float, float]:
-    a, b = text.split(":")
-    return float(a), float(b)
-
-
-# ---------------------------------------------------------------------------------------------- replay
-@dataclass(slots=True)
-class ReplayStats:
-    deliveries: int = 0
-    envelopes: int = 0
-    failed: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-    max_lag_s: float = 0.0
-    seconds: float = 0.0
-
-
-def read_trace(path: Path) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-    """The header and an iterator over the remaining lines. Raises ``ValueError`` if it is not a trace."""
-    handle = path.open()
-    first = handle.readline()
-    try:
-        header = json.loads(first)
-    except ValueError:
-        handle.close()
-        raise ValueError(f"{path}: first line is not JSON") from None
-    if not isinstance(header, dict) or header.get("trace") != "queuecast":
-        handle.close()
-        raise ValueError(f"{path}: not a queuecast trace (no header line)")
-
-    def lines() -> Iterator[dict[str, Any]]:
-        with handle:
-            for number, line in enumerate(handle, start=2):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except ValueError:
-                        raise ValueError(f"{path}:{number}: not JSON") from None
-
-    return header, lines()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-class Retimer:
-    """Shifts every ``TIME_KEYS`` value by one offset, so the trace's first time becomes ``start``.
-
-    The spacing is kept, not divided by the replay speed: compressing it would collapse
-    observations a few ms apart onto the same millisecond, and the proxy drops equal times as stale.
-    """
-
-    def __init__(self, start: datetime) -> None:
-        self._start = start
-        self._first: datetime | None = None
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (self._move(v) if k in TIME_KEYS and isinstance(v, str) else self(v)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        return value
-
-    def _move(self, text: str) -> str:
-        try:
-            original = datetime.fromisoformat(text)
-        except ValueError:
-            return text
-        if self._first is None:
-            self._first = original
-        return _iso(self._start + (original - self._first))
-
-
-def _fresh_ids(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_fresh_ids(v) for v in value]
-    if isinstance(value, dict) and ("eventId" in value or ("id" in value and "detail-type" in value)):
-        key = "eventId" if "eventId" in value else "id"
-        return {**value, key: str(uuid.uuid4())}
-    return value
-
-
-async def replay(path: Path, *, target: str, secret: str | None, speed: float = 1.0, rebase_time: bool = True,
-                 fresh_ids: bool = False, progress_s: float = 2.0) -> ReplayStats:
-    """Post every delivery of the trace to ``target``'s callback at ``t / speed``; returns the tally."""
-    header, lines = read_trace(path)
-    say(f"replay: {path} ({header.get('source', '?')}) → {target} at {speed:g}x")
-    retime = Retimer(datetime.now(UTC)) if rebase_time else None
-    poster = Poster(target, CALLBACK_PATH)
-    stats = ReplayStats()
-    start = time.perf_counter()
-    next_progress = start + progress_s
-    try:
-        for line in lines:
-            due = start + float(line.get("t", 0.0)) / speed
-            now = time.perf_counter()
-            if due > now:
-                await trio.sleep(due - now)
-            stats.max_lag_s = max(stats.max_lag_s, time.perf_counter() - due)
-            if "mark" in line:
-                say(f"replay: mark at {line.get('t')}s: {line['mark']}")
-                continue
-            body_obj = line["body"]
-            if retime is not None:
-                body_obj = retime(body_obj)
-            if fresh_ids:
-                body_obj = _fresh_ids(body_obj)
-            body = json.dumps(body_obj, separators=(",", ":")).encode()
-            headers = {"Content-Type": "application/json"}
-            if secret:
-                headers["X-Hub-Signature-256"] = sign(body, secret)
-            status, _ = await poster.post(body, headers)
-            stats.deliveries += 1
-            stats.envelopes += len(body_obj) if isinstance(body_obj, list) else 1
-            stats.statuses[status] = stats.statuses.get(status, 0) + 1
-            if status != 200:
-                stats.failed += 1
-            if time.perf_counter() >= next_progress:
-                say(f"replay: {stats.deliveries} deliveries ({stats.envelopes} envelopes), {stats.failed} failed, "
-                    f"trace time {float(line.get('t', 0.0)):.1f}s")
-                next_progress += progress_s
-    finally:
-        await poster.aclose()
-    stats.seconds = time.perf_counter() - start
-    return stats
-
-
-def replay_main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="queuecast replay",
-        description="Replay a JSONL trace through a proxy's callback, with the original spacing divided by --speed.",
-        epilog="Example: queuecast replay scenarios/traces/peak-wave.jsonl --speed 10 --target http://127.0.0.1:8080")
-    p.add_argument("trace", type=Path, help="trace file (from 'queuecast record')")
-    p.add_argument("--target", required=True, help="proxy base URL, e.g. http://127.0.0.1:8080")
-    p.add_argument("--speed", type=float, default=1.0, help="time compression (10 = ten times faster; default 1)")
-    p.add_argument("--secret", default=os.environ.get("QC_CALLBACK_SECRET"),
-                   help="HMAC secret for X-Hub-Signature-256 (default $QC_CALLBACK_SECRET; none = unsigned)")
-    p.add_argument("--keep-times", action="store_true",
-                   help="send the recorded timestamps unchanged (default: shift them so the first is now, "
-                        "so a proxy that has seen newer data does not drop them as stale)")
-    p.add_argument("--fresh-ids", action="store_true",
-                   help="give every envelope a new event id (to replay the same trace twice into one proxy)")
-    args = p.parse_args(argv)
-    if args.speed <= 0:
-        p.error("--speed must be > 0")
-    try:
-        stats = trio.run(functools.partial(replay, args.trace, target=args.target.rstrip("/"), secret=args.secret,
-                                           speed=args.speed, rebase_time=not args.keep_times,
-                                           fresh_ids=args.fresh_ids))
-    except (OSError, ValueError) as exc:
-        print(f"queuecast replay: {exc}", file=sys.stderr)
-        return 2
-    print(f"replayed {stats.deliveries} deliveries ({stats.envelopes} envelopes) in {stats.seconds:.1f}s; "
-          f"statuses {stats.statuses}; max lag {stats.max_lag_s * 1000:.0f} ms")
-    return 0 if stats.failed == 0 else 1
-
-
-__all__ = ["Recorder", "ReplayStats", "read_trace", "record", "record_main", "replay", "replay_main", "scrub"]
