@@ -3,8 +3,9 @@
 For every request: take the current token from the :class:`~proxy.auth.token.TokenManager`, wait
 for the token's rate-limit allowance, attach ``Authorization: Bearer``. On a ``401``
 (``bad.credentials``: expired or revoked token) the token is invalidated and the request retried
-once with a new one. On a ``429`` the token is blocked for ``Retry-After`` (default 3 s) and the
-request retried, at most ``max_429_retries`` times; the last 429 is returned to the caller.
+once with a new one. On a ``429`` the token is blocked for ``Retry-After`` (default 3 s, at most
+:data:`~proxy.auth.ratelimit.MAX_WAIT_S`) and the request retried, at most ``max_429_retries``
+times; the last 429 is returned to the caller.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ Contract (DESIGN 4, platform reference §1):
   300 s grace would otherwise be refreshed on every call).
 - Single flight: however many callers need a token at once, one request goes out.
 - A failed refresh while the old token is still valid keeps the old token and retries after a
-  jittered exponential backoff (``Retry-After`` of a 429/503 is honoured as a floor).
+  jittered exponential backoff (``Retry-After`` of a 429/503 is honoured as a floor, capped at
+  :data:`~proxy.auth.ratelimit.MAX_WAIT_S`; each capped value is counted in ``capped``).
 - ``invalid_client`` (and ``unauthorized_client``) is fatal: :class:`~proxy.errors.AuthError`
   with ``fatal=True``, raised to every later caller too; retrying cannot help.
 - Neither the client secret nor a token ever appears in a log line, an exception or a ``repr``.
@@ -28,7 +29,7 @@ import msgspec
 import trio
 
 from proxy.auth.backoff import Backoff
-from proxy.auth.ratelimit import retry_after_s
+from proxy.auth.ratelimit import OnCapped, retry_after_s
 from proxy.errors import AuthError
 from proxy.settings import Secret
 
@@ -72,6 +73,8 @@ class TokenManager:
     """Owns the current token. Share one per process; :meth:`token` is safe to call from any task.
 
     ``http`` is used for the token endpoint only (its own auth is bypassed with Basic credentials).
+    ``on_capped`` is called with ``"retry-after"`` each time the endpoint asks for a longer wait
+    than :data:`~proxy.auth.ratelimit.MAX_WAIT_S`.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class TokenManager:
         timeout_s: float = 15.0,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = trio.current_time,
+        on_capped: OnCapped | None = None,
     ) -> None:
         self._http = http
         self._token_url = token_url
@@ -94,6 +98,7 @@ class TokenManager:
         self._timeout_s = timeout_s
         self._backoff = backoff or Backoff(initial_s=1.0, max_s=60.0)
         self._clock = clock
+        self._on_capped = on_capped
         self._lock = trio.Lock()
         self._token: AccessToken | None = None
         self._fatal: AuthError | None = None
@@ -103,6 +108,8 @@ class TokenManager:
         self.requests = 0
         """Token requests sent so far (observability and tests)."""
         self.last_error: str | None = None
+        self.capped = 0
+        """``Retry-After`` values of the token endpoint cut to the cap so far."""
 
     @property
     def current(self) -> AccessToken | None:
@@ -182,6 +189,11 @@ class TokenManager:
             self._token = None
             self.retry_at = -math.inf
 
+    def _note_capped(self, header: str) -> None:
+        self.capped += 1
+        if self._on_capped is not None:
+            self._on_capped(header)
+
     async def _fetch(self) -> AccessToken:
         started = self._clock()
         self.requests += 1
@@ -225,6 +237,6 @@ class TokenManager:
                 fatal=True,
             )
         if response.status_code in (429, 503):
-            self.retry_at = self._clock() + retry_after_s(response.headers)
+            self.retry_at = self._clock() + retry_after_s(response.headers, on_capped=self._note_capped)
         reason = f"{err.error}: {err.error_description}" if err.error else response.reason_phrase
         raise AuthError(f"token endpoint answered HTTP {response.status_code} ({reason})")
