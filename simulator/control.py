@@ -14,8 +14,8 @@ from quart_trio import QuartTrio
 from . import wire
 from .engine import Engine
 from .model import QueueInfo
+from .traffic import Wave
 from .truth import truth
-from .world import Wave
 
 Result = tuple[Any, int]
 
