@@ -69,6 +69,9 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| proxy CPU / RSS peak | {sus['proxy_cpu_percent']} % of a core / {sus['proxy_rss_peak_mb']} MB |",
                 f"| harness CPU | {sus['harness_cpu_percent']} % of a core |",
                 "", f"Target (DESIGN 7): p99 staleness ≤ window + 50 ms = {sus['window_ms'] + 50} ms.", ""]
+    board = r.get("wallboard")
+    if board:
+        out += _wallboard(board)
     fan = r.get("fanout")
     if fan:
         out += ["## Fan-out ceiling (~2 frames/s to every client)", "",
@@ -85,6 +88,32 @@ def markdown(results: dict[str, Any]) -> str:
     if gate:
         out += ["## Regression gate (same-run ratios vs bench/baseline.json)", "", "```", *gate["lines"], "```", ""]
     return "\n".join(out)
+
+
+def _wallboard(b: dict[str, Any]) -> list[str]:
+    title = "## Wallboard in headless Chromium (a wave through the proxy, QC_AGGREGATE_MS=0)"
+    if "skipped" in b:
+        return [title, "", f"Skipped: {b['skipped']}.", ""]
+    if "failed" in b:
+        return [title, "", f"FAILED: {b['failed']}", ""]
+    rendered = (f"**{b['events_per_s']:.0f}**" if b["caught_up"]
+                else f"did not catch up in {b['catch_up_ms']:.0f} ms")
+    lt = b["long_tasks"]
+    return [title, "",
+            f"{b['offered_events_per_s']:.0f} events/s offered for {b['duration_s']} s over {b['queues']} queues × "
+            f"{b['media']} media, batches of {b['batch']}, one board ({b['browser']}); proxy at nice "
+            f"{b['proxy_niceness']}.", "",
+            "| figure | value |", "|---|---|",
+            f"| events/s rendered (acknowledged events ÷ wave start → board shows the final state) | {rendered} |",
+            f"| events/s acknowledged by the proxy | {b['posted_events_per_s']:.0f} "
+            f"({b['acked_events']}/{b['events']}, {b['failed_callbacks']} failed callbacks) |",
+            f"| last callback answered → board shows the final state | {b['catch_up_ms']:.0f} ms |",
+            f"| frames applied / render passes / animation frames | {b['frames_applied']} / {b['render_passes']} / "
+            f"{b['animation_frames']} ({b['animation_frames_per_s']:.0f} per s) |",
+            f"| animation frames with two render passes | {b['frames_with_two_passes']} |",
+            f"| long tasks (count, longest) | {lt['count']}, {lt['max_ms']:.0f} ms |",
+            f"| longest render pass | {b['max_pass_ms']:.1f} ms |",
+            "", "Reported, not gated: an absolute figure of Chromium on a shared CPU, with no same-run yardstick.", ""]
 
 
 def plot(path: Path, series: Series, title: str) -> None:

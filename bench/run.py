@@ -5,7 +5,9 @@ Sections (each against a fresh proxy process, so one section's state never skews
 1. isolated   — callback → SSE frame latency of isolated events, and a bare echo's round trip;
 2. ingest     — single-event callbacks/s and batched events/s with p99 ≤ 50 ms, and echo requests/s;
 3. sustained  — R events/s over Q queues with N SSE clients: latency, staleness, exact convergence;
-4. fanout     — the most SSE clients held at ~2 frames/s each, and memory per connection.
+4. wallboard  — events/s a real board in headless Chromium renders during a wave (skipped, with the
+   reason, when there is no Chromium or Playwright; never gated);
+5. fanout     — the most SSE clients held at ~2 frames/s each, and memory per connection.
 
 ``--check`` runs a reduced bench (< 2 minutes) and compares same-run ratios with
 ``bench/baseline.json`` (see :mod:`bench.gate`); it exits 1 on a regression.
@@ -28,18 +30,20 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]  # no stubs in .venv (types-psutil)
 import trio
 
-from bench import gate, procs, report
+from bench import browser, gate, procs, report
 from bench.fanout import fanout
 from bench.ingest import callback_bodies, ceiling, echo_throughput
 from bench.latency import echo_rtt, isolated_latency
 from bench.progress import say
 from bench.stats import summary_ms
 from bench.sustained import sustained
+from bench.wallboard import WallboardFailed, wallboard
+from bench.wave import WaveShape
 from bench.workload import Workload
 
 SECRET = "bench-callback-secret"
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("isolated", "ingest", "sustained", "fanout")
+SECTIONS = ("isolated", "ingest", "sustained", "wallboard", "fanout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +66,27 @@ class Config:
     fanout_steps: tuple[int, ...]
     fanout_hold_s: float
     fanout_bound_ms: float
+    wallboard_rate: float
+    wallboard_s: float
 
 
 FULL = Config(sections=SECTIONS, iso_events=1000, listeners=10, echo_concurrency=8, ingest_step_s=2.0,
               single_steps=(1, 2, 4, 8, 16, 32),
               batch_steps=((1, 10), (1, 25), (1, 50), (2, 50), (1, 100), (2, 100)), rate=2000.0,
               queues=500, clients=1000, probes=5, duration_s=20.0, batch=50, queues_per_client=10, window_ms=500,
-              fanout_steps=(1000, 2500, 5000, 10000), fanout_hold_s=4.0, fanout_bound_ms=1000.0)
+              fanout_steps=(1000, 2500, 5000, 10000), fanout_hold_s=4.0, fanout_bound_ms=1000.0,
+              wallboard_rate=1500.0, wallboard_s=4.0)
 QUICK = Config(sections=SECTIONS, iso_events=300, listeners=5, echo_concurrency=8, ingest_step_s=1.0,
                single_steps=(1, 2, 4, 8, 16), batch_steps=((1, 10), (1, 25), (1, 50), (1, 100)), rate=1000.0,
                queues=200,
                clients=200, probes=3, duration_s=6.0, batch=50, queues_per_client=10, window_ms=500,
-               fanout_steps=(250, 500, 1000), fanout_hold_s=2.0, fanout_bound_ms=1000.0)
+               fanout_steps=(250, 500, 1000), fanout_hold_s=2.0, fanout_bound_ms=1000.0,
+               wallboard_rate=1500.0, wallboard_s=2.0)
 #: The gate's run: what ``bench/baseline.json`` was recorded with; keep the two in step.
 CHECK = Config(sections=("isolated", "ingest", "sustained"), iso_events=400, listeners=5, echo_concurrency=4,
                ingest_step_s=1.5, single_steps=(1, 2, 4, 8), batch_steps=((1, 10), (1, 25), (1, 50)), rate=600.0,
                queues=100, clients=100, probes=3, duration_s=5.0, batch=20, queues_per_client=10, window_ms=500,
-               fanout_steps=(), fanout_hold_s=2.0, fanout_bound_ms=1000.0)
+               fanout_steps=(), fanout_hold_s=2.0, fanout_bound_ms=1000.0, wallboard_rate=1500.0, wallboard_s=2.0)
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -112,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-ms", type=int, help="QC_AGGREGATE_MS of the sustained/fan-out proxy (full: 500)")
     p.add_argument("--fanout-steps", type=_ints, help="client counts to step through (full: 1000,2500,5000,10000)")
     p.add_argument("--ingest-step-s", type=float, help="seconds per ingest concurrency step (full: 2)")
+    p.add_argument("--wallboard-rate", type=float, help="events/s offered to the Chromium board (full: 1500)")
+    p.add_argument("--wallboard-duration", type=float, help="seconds of the wallboard wave (full: 4)")
     p.add_argument("--out", type=Path, default=HERE / "results", help="results directory (default bench/results)")
     p.add_argument("--no-latest", action="store_true", help="do not update latest.{json,md,png}")
     p.add_argument("--baseline", type=Path, default=HERE / "baseline.json", help="baseline for --check")
@@ -126,7 +136,8 @@ def configure(args: argparse.Namespace) -> Config:
     for arg, key in (("iso_events", "iso_events"), ("listeners", "listeners"), ("rate", "rate"),
                      ("queues", "queues"), ("clients", "clients"), ("queues_per_client", "queues_per_client"),
                      ("duration", "duration_s"), ("batch", "batch"), ("window_ms", "window_ms"),
-                     ("fanout_steps", "fanout_steps"), ("ingest_step_s", "ingest_step_s")):
+                     ("fanout_steps", "fanout_steps"), ("ingest_step_s", "ingest_step_s"),
+                     ("wallboard_rate", "wallboard_rate"), ("wallboard_duration", "wallboard_s")):
         if getattr(args, arg) is not None:
             over[key] = getattr(args, arg)
     if args.sections:
@@ -192,6 +203,8 @@ async def run_sections(cfg: Config, results: dict[str, Any], series: report.Seri
         s = sus.report
         say(f"sustained: staleness p99 {s['staleness_ms']['p99']:.0f} ms, converged "
             f"{s['converged_clients']}/{s['clients']}, proxy CPU {s['proxy_cpu_percent']} %")
+    if "wallboard" in cfg.sections:
+        results["wallboard"] = await wallboard_section(cfg)
     if "fanout" in cfg.sections and cfg.fanout_steps:
         say(f"fanout: steps {','.join(map(str, cfg.fanout_steps))}")
         proxy = procs.start_proxy(secret=SECRET, aggregate_ms=cfg.window_ms)
@@ -200,6 +213,35 @@ async def run_sections(cfg: Config, results: dict[str, Any], series: report.Seri
                                              hold_s=cfg.fanout_hold_s, bound_ms=cfg.fanout_bound_ms)
         finally:
             proxy.stop()
+
+
+async def wallboard_section(cfg: Config) -> dict[str, Any]:
+    """The wallboard figures; ``{"skipped": why}`` when no browser can be driven here, ``{"failed": why}``
+    when the page did not get through (the run then exits 1)."""
+    shape = WaveShape(events_per_s=cfg.wallboard_rate, duration_s=cfg.wallboard_s)
+    reason = browser.unavailable()
+    if reason is None:
+        say(f"wallboard: {shape.events_per_s:.0f} events/s for {shape.duration_s:.0f}s over {shape.queues} queues "
+            "into a board in headless Chromium (QC_AGGREGATE_MS=0)")
+        proxy = procs.start_proxy(secret=SECRET, aggregate_ms=0)
+        try:
+            board = await wallboard(proxy, secret=SECRET, shape=shape)
+        except browser.BrowserUnavailable as exc:
+            reason = str(exc)
+        except WallboardFailed as exc:  # recorded, so one flaky page does not lose the other sections
+            say(f"wallboard: FAILED, {exc}")
+            return {"failed": str(exc)}
+        else:
+            rendered = (f"{board['events_per_s']:.0f} events/s rendered, caught up in {board['catch_up_ms']:.0f} ms"
+                        if board["caught_up"] else f"the board did not catch up in {board['catch_up_ms']:.0f} ms")
+            long_tasks = board["long_tasks"]
+            say(f"wallboard: {rendered}, {board['frames_with_two_passes']} frames with two passes, "
+                f"{long_tasks['count']} long tasks (max {long_tasks['max_ms']} ms)")
+            return board
+        finally:
+            proxy.stop()
+    say(f"wallboard: skipped, {reason}")
+    return {"skipped": reason}
 
 
 def machine() -> str:
@@ -256,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                 "ratios": results["ratios"]}, indent=2) + "\n")
             print(f"baseline written to {args.baseline}")
             ok = True
+    if "failed" in results.get("wallboard", {}):
+        ok = False
     path = report.write(results, series, args.out, stamp, latest=not args.no_latest and not args.check)
     print(report.markdown(results))
     say(f"results written to {path} (+ .md, .png){'' if args.check or args.no_latest else ' and latest.*'}")

@@ -92,3 +92,19 @@ def test_the_committed_baseline_has_every_gated_ratio() -> None:
     baseline = json.loads(BASELINE.read_text())
     for metric in gate.METRICS:
         assert metric.name in baseline["ratios"], metric.name
+
+
+def test_the_wallboard_figure_is_reported_but_never_gated() -> None:
+    # absolute Chromium figures on a shared CPU, with no same-run yardstick, and absent without a browser
+    with_board = {**results(), "wallboard": {"events_per_s": 10.0, "caught_up": False}}
+    assert gate.ratios(with_board) == gate.ratios(results())
+    assert not any("wallboard" in metric.name for metric in gate.METRICS)
+    assert gate.passed(verdicts_for({**results(), "wallboard": {"skipped": "no Chromium"}}))
+
+
+def test_a_skipped_wallboard_figure_says_why_in_the_report() -> None:
+    from bench import report
+
+    run = {"started": "2026-01-01T00:00:00+00:00", "command": "queuecast bench", "machine": "m", "wall_s": 1.0,
+           "wallboard": {"skipped": "no Chromium at /usr/bin/chromium"}}
+    assert "Skipped: no Chromium at /usr/bin/chromium." in report.markdown(run)
