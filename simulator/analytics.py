@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from . import wire
+from . import realwire, wire
 from .model import IntervalStats
 from .world import World
 
@@ -30,7 +30,7 @@ _USER_METRICS: Final = (
     "oUserPresences",
 )
 _CONVERSATION_METRICS: Final = ("oWaiting", "oInteracting", "oAlerting")
-AGGREGATE_METRICS: Final = ("nOffered", "tAnswered", "tAbandon", "oServiceLevel")
+AGGREGATE_METRICS: Final = ("nOffered", "tAnswered", "tAbandon", "oServiceLevel", "tHandle")
 
 
 class QueryError(ValueError):
@@ -91,14 +91,16 @@ def observations_query(world: World, body: Any) -> wire.JSON:
                 continue
             if metric == "oUserRoutingStatuses":
                 user_data.extend(wire.routing_status_metrics(world.agent_counts(qid)))
+            elif metric in ("oOnQueueUsers", "oOffQueueUsers"):
+                # one entry per routing status, as qualifier, zero counts omitted (as for
+                # oUserRoutingStatuses): third-party code on the official SDK sums the oOnQueueUsers
+                # entries and picks qualifier IDLE; OFF_QUEUE as oOffQueueUsers' qualifier is assumed
+                statuses = [s for s, n in counts.items() if n and (s == "OFF_QUEUE") == (metric == "oOffQueueUsers")]
+                entries = realwire.agent_metrics(world.agent_counts(qid), statuses, metric="oOnQueueUsers")
+                user_data.extend(entries)
             elif metric != "oUserPresences":
                 on_queue = sum(n for s, n in counts.items() if s != "OFF_QUEUE")
-                value = {
-                    "oActiveUsers": on_queue,
-                    "oMemberUsers": sum(counts.values()),
-                    "oOffQueueUsers": counts["OFF_QUEUE"],
-                    "oOnQueueUsers": on_queue,
-                }[metric]
+                value = {"oActiveUsers": on_queue, "oMemberUsers": sum(counts.values())}[metric]
                 user_data.append({"metric": metric, "stats": {"count": value}})
         if any(m in wanted for m in _USER_METRICS):
             results.append({"group": {"queueId": qid}, "data": user_data})
@@ -161,18 +163,7 @@ def aggregates_query(world: World, body: Any) -> wire.JSON:
             buckets.setdefault(key, []).append(iv)
     results = []
     for key, ivs in buckets.items():
-        total = IntervalStats(
-            start_ms=ivs[0].start_ms,
-            end_ms=ivs[0].end_ms,
-            offered=sum(i.offered for i in ivs),
-            answered=sum(i.answered for i in ivs),
-            answered_sum_ms=sum(i.answered_sum_ms for i in ivs),
-            abandoned=sum(i.abandoned for i in ivs),
-            abandoned_sum_ms=sum(i.abandoned_sum_ms for i in ivs),
-            sl_numerator=sum(i.sl_numerator for i in ivs),
-            sl_denominator=sum(i.sl_denominator for i in ivs),
-            sl_target=ivs[0].sl_target,
-        )
+        total = IntervalStats.combined(ivs)
         text = wire.interval_text(total) if body.get("granularity") else interval
         results.append(
             {"group": dict(key), "data": [{"interval": text, "metrics": wire.aggregate_metrics(total, metrics)}]}

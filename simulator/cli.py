@@ -10,7 +10,7 @@ from dataclasses import fields
 import trio
 
 from .server import serve
-from .settings import SimSettings
+from .settings import AGENT_METRICS, MESSAGE_SHAPES, ROUTING_STATUS_MODES, SimSettings
 
 _DEFAULTS = SimSettings()
 
@@ -60,6 +60,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="throttle Notifications per topic, or per topic and group",
     )
     p.add_argument("--start-at-ms", type=int, default=None, help="simulated epoch ms at start (default: now)")
+    p.add_argument(
+        "--message-shape",
+        choices=MESSAGE_SHAPES,
+        default=d.message_shape,
+        help="observations messages as the real platform sends them (instant changes and interval figures "
+        "apart) or the legacy whole-state bodies",
+    )
+    p.add_argument(
+        "--routing-status-mode",
+        choices=ROUTING_STATUS_MODES,
+        default=d.routing_status_mode,
+        help="real shape: agent-count messages list every status (whole) or only the changed ones",
+    )
+    p.add_argument(
+        "--agent-metric",
+        choices=AGENT_METRICS,
+        default=d.agent_metric,
+        help="real shape: the metric carrying agent counts (oOnQueueUsers: OFF_QUEUE as oOffQueueUsers)",
+    )
+    p.add_argument(
+        "--interval-message-s",
+        type=float,
+        default=d.interval_message_s,
+        help="real shape: simulated seconds between interval messages of one (queue, mediaType)",
+    )
     return p
 
 
@@ -82,6 +107,10 @@ def settings_from_args(args: argparse.Namespace) -> SimSettings:
         "socket_closing_grace_s": args.socket_closing_grace_s,
         "notify_throttle_by": args.notify_throttle_by,
         "start_at_ms": args.start_at_ms,
+        "message_shape": args.message_shape,
+        "routing_status_mode": args.routing_status_mode,
+        "agent_metric": args.agent_metric,
+        "interval_message_s": args.interval_message_s,
     }
     assert set(values) <= {f.name for f in fields(SimSettings)}
     return SimSettings(**values)

@@ -128,12 +128,12 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
 
     @app.post("/sim/pause")
     async def pause() -> Result:
-        engine.paused = True
+        engine.pause()
         return {"paused": True, "worldTime": wire.iso(engine.world.now_ms)}, 200
 
     @app.post("/sim/resume")
     async def resume() -> Result:
-        engine.paused = False
+        engine.resume()
         return {"paused": False, "worldTime": wire.iso(engine.world.now_ms)}, 200
 
     @app.post("/sim/advance")

@@ -20,6 +20,7 @@ from .oauth import Token, TokenProblem, TokenStore
 from .ratelimit import RateLimiter, Verdict
 from .settings import SimSettings
 from .stats import Faults, Stats
+from .stream import ObservationStream
 from .world import World
 
 
@@ -67,6 +68,7 @@ class Engine:
             queue_ids=queue_ids,
             wall_ms=wall_ms,
         )
+        self.stream = ObservationStream.from_settings(settings)
         self.paused = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -86,12 +88,28 @@ class Engine:
                 self.publish(self.world.step(dt))
 
     def publish(self, changes: list[QueueChange]) -> None:
-        """Hand a step's changes to every transport (never waits)."""
-        if not changes:
+        """Hand a step's changes, as observation messages in the configured shape, to every
+        transport (never waits). While paused, pending interval figures go out with them."""
+        messages = self.stream.messages(changes, self.world.now_ms)
+        if self.paused:
+            messages += self.stream.flush(self.world.now_ms)
+        if not changes and not messages:
             return
         self.stats.world_changes += len(changes)
-        self.eventbus.publish(changes)
-        self.notifications.publish(changes)
+        self.eventbus.publish(changes, messages)
+        self.notifications.publish(messages)
+
+    def pause(self) -> None:
+        """Stop the world; interval figures still waiting for their turn go out now (world time
+        stands still, so their wait would never end)."""
+        self.paused = True
+        messages = self.stream.flush(self.world.now_ms)
+        if messages:
+            self.eventbus.publish([], messages)
+            self.notifications.publish(messages)
+
+    def resume(self) -> None:
+        self.paused = False
 
     def advance(self, seconds: float) -> None:
         """Step the world by ``seconds`` simulated seconds now (also while paused)."""
@@ -112,6 +130,7 @@ class Engine:
         if not self.world.remove_queue(queue_id):
             return False
         self._queue_ids.discard(queue_id)
+        self.stream.forget(queue_id)
         self.publish(self.world.step(0))  # members' counts changed on the queues they remain in
         return True
 

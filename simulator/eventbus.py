@@ -31,6 +31,7 @@ from . import wire
 from .model import QueueChange
 from .settings import SimSettings
 from .stats import Faults, Stats
+from .stream import ObservationMessage
 
 _OBS_RE = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.observations$")
 _MAX_RETRY_TASKS = 1000
@@ -196,55 +197,60 @@ class EventBus:
         return True
 
     # ---------------------------------------------------------------- publishing
-    def publish(self, changes: list[QueueChange]) -> None:
-        """Turn world changes into envelopes for every subscription. Never waits."""
+    def publish(self, changes: list[QueueChange], messages: list[ObservationMessage]) -> None:
+        """Turn one world step into envelopes for every subscription: the guide's queue-update topic
+        from the changes, the observations topics from the stream's ``messages``. Never waits."""
         for sub in self._subs.values():
-            for change in changes:
-                for env in self._envelopes(sub, change):
-                    self._stats.envelopes += 1
-                    try:
-                        sub.send.send_nowait(env)
-                    except trio.WouldBlock:
-                        self._stats.shed += 1
+            for env in self._envelopes(sub, changes, messages):
+                self._stats.envelopes += 1
+                try:
+                    sub.send.send_nowait(env)
+                except trio.WouldBlock:
+                    self._stats.shed += 1
 
-    def _envelopes(self, sub: Subscription, change: QueueChange) -> list[dict[str, Any]]:
+    def _envelopes(
+        self, sub: Subscription, changes: list[QueueChange], messages: list[ObservationMessage]
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        t = change.observed_at_ms
         if wire.QUEUE_UPDATE_TOPIC in sub.topics:
-            for m in change.eventbus_media:
-                out.append(
-                    wire.eventbus_envelope(
-                        event_id=str(uuid.uuid4()),
-                        subscription_id=sub.sub_id,
-                        topic=wire.QUEUE_UPDATE_TOPIC,
-                        timestamp_ms=t,
-                        payload={"queueState": wire.queue_state(change, m)},
-                    )
-                )
-        topic = wire.observations_topic(change.queue.queue_id)
-        if topic in sub.topics:
-            for _group, body in wire.observation_bodies(change):
-                if sub.fmt == "EventBridge":
-                    out.append(
-                        wire.eventbridge_envelope(
-                            event_id=str(uuid.uuid4()),
-                            topic=topic,
-                            time_ms=t,
-                            body=body,
-                            correlation_id=str(uuid.uuid4()),
-                            org_id=ORG_ID,
-                        )
-                    )
-                else:
+            for change in changes:
+                for m in change.eventbus_media:
                     out.append(
                         wire.eventbus_envelope(
                             event_id=str(uuid.uuid4()),
                             subscription_id=sub.sub_id,
-                            topic=topic,
-                            timestamp_ms=t,
-                            payload=body,
+                            topic=wire.QUEUE_UPDATE_TOPIC,
+                            timestamp_ms=change.observed_at_ms,
+                            payload={"queueState": wire.queue_state(change, m)},
                         )
                     )
+        for msg in messages:
+            topic = msg.topic
+            if topic not in sub.topics:
+                continue
+            if sub.fmt == "EventBridge":
+                out.append(
+                    wire.eventbridge_envelope(
+                        event_id=str(uuid.uuid4()),
+                        topic=topic,
+                        # a real capture names the template; the legacy shape names the topic itself
+                        detail_type=wire.OBSERVATIONS_TOPIC if self._settings.message_shape == "real" else topic,
+                        time_ms=msg.time_ms,
+                        body=msg.body,
+                        correlation_id=str(uuid.uuid4()),
+                        org_id=ORG_ID,
+                    )
+                )
+            else:
+                out.append(
+                    wire.eventbus_envelope(
+                        event_id=str(uuid.uuid4()),
+                        subscription_id=sub.sub_id,
+                        topic=topic,
+                        timestamp_ms=msg.time_ms,
+                        payload=msg.body,
+                    )
+                )
         return out
 
     # ---------------------------------------------------------------- delivery

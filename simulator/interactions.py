@@ -10,6 +10,8 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
+from .model import Durations
+
 
 @dataclass(slots=True)
 class Interaction:
@@ -25,6 +27,10 @@ class Interaction:
     """When the caller's patience runs out if still waiting."""
     agent: int | None = None
     answered: bool = False
+    alerted_ms: int = 0
+    """When the current (or last) alert at an agent started."""
+    answered_ms: int = 0
+    """When an agent answered (meaningful once ``answered``)."""
 
 
 @dataclass(slots=True)
@@ -32,10 +38,16 @@ class Counters:
     """The running figures of one (queue, mediaType) in the current 30-minute interval."""
 
     offered: int = 0
-    answered: int = 0
-    answered_sum_ms: int = 0
-    abandoned: int = 0
-    abandoned_sum_ms: int = 0
+    answered: Durations = field(default_factory=Durations)
+    """Wait from offer to answer, per answered interaction."""
+    abandoned: Durations = field(default_factory=Durations)
+    """Wait from offer to abandon, per abandoned interaction."""
+    acd: Durations = field(default_factory=Durations)
+    """Wait in queue of every interaction that left it (answered or abandoned)."""
+    alert: Durations = field(default_factory=Durations)
+    not_responding: Durations = field(default_factory=Durations)
+    handle: Durations = field(default_factory=Durations)
+    """Answer until the agent is done, per handled interaction."""
     sl_numerator: int = 0
     sl_denominator: int = 0
 

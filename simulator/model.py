@@ -5,7 +5,7 @@ All times are integer epoch milliseconds of *simulated* time; durations are mill
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 MEDIA_TYPES: Final = ("voice", "chat")
@@ -32,19 +32,112 @@ class QueueInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Durations:
+    """Count, sum, min and max (ms) of one duration metric (``tAnswered``, ``tHandle``, …)."""
+
+    count: int = 0
+    sum_ms: int = 0
+    min_ms: int = 0
+    """Smallest duration; 0 while ``count`` is 0."""
+    max_ms: int = 0
+
+    def plus(self, ms: int) -> Durations:
+        """These durations with one more, of ``ms``."""
+        if not self.count:
+            return Durations(1, ms, ms, ms)
+        return Durations(self.count + 1, self.sum_ms + ms, min(self.min_ms, ms), max(self.max_ms, ms))
+
+    def merged(self, other: Durations) -> Durations:
+        """The union of two sets of durations (e.g. two media of one queue)."""
+        if not other.count:
+            return self
+        if not self.count:
+            return other
+        return Durations(
+            self.count + other.count,
+            self.sum_ms + other.sum_ms,
+            min(self.min_ms, other.min_ms),
+            max(self.max_ms, other.max_ms),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class IntervalStats:
-    """The 30-minute interval statistics of one (queue, mediaType)."""
+    """The 30-minute interval statistics of one (queue, mediaType).
+
+    Each duration is recorded in the interval in which it ends: ``t_answered`` wait until answer,
+    ``t_abandon`` wait until abandon, ``t_acd`` the wait of every interaction that left the queue
+    (answered or abandoned), ``t_alert`` every alert, ``t_not_responding`` alerts not answered,
+    ``t_handle`` answer until the agent is done.
+    """
 
     start_ms: int
     end_ms: int
     offered: int = 0
-    answered: int = 0
-    answered_sum_ms: int = 0
-    abandoned: int = 0
-    abandoned_sum_ms: int = 0
+    t_answered: Durations = Durations()
+    t_abandon: Durations = Durations()
+    t_acd: Durations = Durations()
+    t_alert: Durations = Durations()
+    t_not_responding: Durations = Durations()
+    t_handle: Durations = Durations()
     sl_numerator: int = 0
     sl_denominator: int = 0
     sl_target: float = 0.8
+
+    @property
+    def answered(self) -> int:
+        return self.t_answered.count
+
+    @property
+    def answered_sum_ms(self) -> int:
+        return self.t_answered.sum_ms
+
+    @property
+    def abandoned(self) -> int:
+        return self.t_abandon.count
+
+    @property
+    def abandoned_sum_ms(self) -> int:
+        return self.t_abandon.sum_ms
+
+    @property
+    def handled(self) -> int:
+        return self.t_handle.count
+
+    @property
+    def handled_sum_ms(self) -> int:
+        return self.t_handle.sum_ms
+
+    @property
+    def counted(self) -> bool:
+        """Whether anything at all was counted in this interval."""
+        return bool(self.offered or self.sl_denominator or self.t_alert.count or self.t_handle.count)
+
+    @staticmethod
+    def combined(ivs: list[IntervalStats]) -> IntervalStats:
+        """The sum of several (queue, mediaType) figures of one interval; bounds and target of the first."""
+        first = ivs[0]
+
+        def total(name: str) -> Durations:
+            out = Durations()
+            for iv in ivs:
+                out = out.merged(getattr(iv, name))
+            return out
+
+        return IntervalStats(
+            start_ms=first.start_ms,
+            end_ms=first.end_ms,
+            offered=sum(iv.offered for iv in ivs),
+            t_answered=total("t_answered"),
+            t_abandon=total("t_abandon"),
+            t_acd=total("t_acd"),
+            t_alert=total("t_alert"),
+            t_not_responding=total("t_not_responding"),
+            t_handle=total("t_handle"),
+            sl_numerator=sum(iv.sl_numerator for iv in ivs),
+            sl_denominator=sum(iv.sl_denominator for iv in ivs),
+            sl_target=first.sl_target,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +162,9 @@ class QueueChange:
 
     ``observed_at_ms`` strictly increases per queue across changes (hence per (queue, mediaType)).
     ``changed_media`` lists the media whose values changed (possibly empty when only agents did).
+    ``before`` holds, for each changed media, its previously emitted state (None the first time);
+    ``agents_before`` the previously emitted counts (None the first time). ``closed`` holds the
+    final figures of intervals that ended during the step, per media.
     """
 
     queue: QueueInfo
@@ -77,6 +173,9 @@ class QueueChange:
     changed_media: tuple[str, ...]
     agents: AgentCounts
     agents_changed: bool
+    before: dict[str, MediaState | None] = field(default_factory=dict)
+    agents_before: AgentCounts | None = None
+    closed: dict[str, IntervalStats] = field(default_factory=dict)
 
     @property
     def eventbus_media(self) -> tuple[str, ...]:

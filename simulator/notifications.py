@@ -5,7 +5,8 @@ per channel (a second connection drops the first), at most 20 channels per clien
 the oldest idle one), 1,000 topics per channel, heartbeats, ``{"message":"ping"}`` → pong,
 ``v2.system.socket_closing`` then a close about a minute later, nothing replayed. Observation
 messages go out at most once per ``notify_min_interval_s`` per throttle key (the topic by default),
-and the newest body of every group still goes out afterwards (trailing edge).
+and the newest body of every group still goes out afterwards (trailing edge); bodies that carry only
+changes (the real shape's instant and ``changed`` agent messages) are merged instead of replaced.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass, field
 import trio
 
 from . import wire
-from .model import QueueChange
 from .oauth import TokenStore
 from .settings import SimSettings
 from .stats import Faults, Stats
+from .stream import ObservationMessage, coalesce
 
 _OBS_RE = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.observations$")
 
@@ -66,7 +67,8 @@ class Channel:
 @dataclass(slots=True)
 class _Pending:
     last_sent: float = -1e18
-    bodies: dict[str, wire.JSON] = field(default_factory=dict)
+    messages: dict[str, ObservationMessage] = field(default_factory=dict)
+    """Per ``topic|group``, the message waiting to go out (coalesced)."""
 
 
 class Notifications:
@@ -188,28 +190,30 @@ class Notifications:
             ch.connection.close_after_pending()
 
     # ---------------------------------------------------------------- publishing
-    def publish(self, changes: list[QueueChange]) -> None:
-        """Offer each change's bodies to the throttle; topics nobody subscribes are skipped (no replay)."""
+    def publish(self, messages: list[ObservationMessage]) -> None:
+        """Offer messages to the throttle; topics nobody subscribes are skipped (no replay). A pending
+        message of the same group is superseded, or merged into when both carry only changes."""
         subscribed = {t for c in self._channels.values() for t in c.topics}
-        for change in changes:
-            topic = wire.observations_topic(change.queue.queue_id)
+        for msg in messages:
+            topic = msg.topic
             if topic not in subscribed:
                 continue
-            for group, body in wire.observation_bodies(change):
-                key = topic if self._settings.notify_throttle_by == "topic" else f"{topic}|{group}"
-                pending = self._pending.setdefault(key, _Pending())
-                pending.bodies[f"{topic}|{group}"] = body
+            key = topic if self._settings.notify_throttle_by == "topic" else f"{topic}|{msg.group}"
+            pending = self._pending.setdefault(key, _Pending())
+            group_key = f"{topic}|{msg.group}"
+            older = pending.messages.get(group_key)
+            pending.messages[group_key] = msg if older is None else coalesce(older, msg)
         self._flush(trio.current_time())
 
     def _flush(self, now: float) -> None:
         for key in list(self._pending):
             p = self._pending[key]
-            if p.bodies and now - p.last_sent >= self._settings.notify_min_interval_s:
-                group_key = next(iter(p.bodies))  # the oldest pending group first
-                body = p.bodies.pop(group_key)
+            if p.messages and now - p.last_sent >= self._settings.notify_min_interval_s:
+                group_key = next(iter(p.messages))  # the oldest pending group first
+                msg = p.messages.pop(group_key)
                 p.last_sent = now
-                self._send(group_key.partition("|")[0], body)
-            if not p.bodies and now - p.last_sent >= self._settings.notify_min_interval_s:
+                self._send(msg.topic, msg.body)
+            if not p.messages and now - p.last_sent >= self._settings.notify_min_interval_s:
                 del self._pending[key]
 
     def _send(self, topic: str, body: wire.JSON) -> None:

@@ -7,7 +7,7 @@ a change in the same millisecond as the previous one is bumped by 1 ms.
 
 from __future__ import annotations
 
-from .interactions import MediaBook
+from .interactions import Counters, MediaBook
 from .model import INTERVAL_MS, AgentCounts, IntervalStats, MediaState, QueueChange, QueueInfo, WaitingDetail
 from .roster import Agent, Roster
 
@@ -22,24 +22,30 @@ def media_state(q: QueueInfo, media: str, book: MediaBook, agents: list[Agent]) 
                 interacting += 1
             else:
                 alerting += 1
-    c = book.counters
     return MediaState(
         waiting=len(book.waiting),
         interacting=interacting,
         alerting=alerting,
         longest_waiting_ms=book.waiting[0].offered_ms if book.waiting else None,
-        interval=IntervalStats(
-            start_ms=book.interval_start_ms,
-            end_ms=book.interval_start_ms + INTERVAL_MS,
-            offered=c.offered,
-            answered=c.answered,
-            answered_sum_ms=c.answered_sum_ms,
-            abandoned=c.abandoned,
-            abandoned_sum_ms=c.abandoned_sum_ms,
-            sl_numerator=c.sl_numerator,
-            sl_denominator=c.sl_denominator,
-            sl_target=q.sl_target,
-        ),
+        interval=interval_stats(q, book.interval_start_ms, book.counters),
+    )
+
+
+def interval_stats(q: QueueInfo, start_ms: int, c: Counters) -> IntervalStats:
+    """The figures of the interval starting at ``start_ms`` from its counters."""
+    return IntervalStats(
+        start_ms=start_ms,
+        end_ms=start_ms + INTERVAL_MS,
+        offered=c.offered,
+        t_answered=c.answered,
+        t_abandon=c.abandoned,
+        t_acd=c.acd,
+        t_alert=c.alert,
+        t_not_responding=c.not_responding,
+        t_handle=c.handle,
+        sl_numerator=c.sl_numerator,
+        sl_denominator=c.sl_denominator,
+        sl_target=q.sl_target,
     )
 
 
@@ -67,22 +73,45 @@ class Observer:
         self._last_agents.pop(q.queue_id, None)
         self._last_observed.pop(q.queue_id, None)
 
-    def diff(self, now_ms: int, roster: Roster, books: dict[tuple[str, str], MediaBook]) -> list[QueueChange]:
+    def diff(
+        self,
+        now_ms: int,
+        roster: Roster,
+        books: dict[tuple[str, str], MediaBook],
+        closed: dict[tuple[str, str], tuple[int, Counters]],
+    ) -> list[QueueChange]:
         """One ``QueueChange`` per queue whose media values or routing-status counts changed since
-        the last call (every queue on the first call), observed at ``now_ms`` or just after."""
+        the last call (every queue on the first call), observed at ``now_ms`` or just after.
+        Takes (and empties) ``closed``, the final counters of intervals that ended meanwhile."""
         changes = []
         for q in roster.queues:
             media = {m: media_state(q, m, books[(q.queue_id, m)], roster.agents) for m in q.media}
             changed = tuple(m for m in q.media if self._last_media.get((q.queue_id, m)) != media[m])
             agents = roster.agent_counts(q.queue_id)
-            agents_changed = self._last_agents.get(q.queue_id) != agents
+            agents_before = self._last_agents.get(q.queue_id)
+            agents_changed = agents_before != agents
+            ended = {m: closed.pop((q.queue_id, m)) for m in q.media if (q.queue_id, m) in closed}
             if not changed and not agents_changed:
                 continue
             last = self._last_observed.get(q.queue_id)
             observed = now_ms if last is None else max(now_ms, last + 1)
             self._last_observed[q.queue_id] = observed
+            before = {m: self._last_media.get((q.queue_id, m)) for m in changed}
             for m in changed:
                 self._last_media[(q.queue_id, m)] = media[m]
             self._last_agents[q.queue_id] = agents
-            changes.append(QueueChange(q, observed, media, changed, agents, agents_changed))
+            changes.append(
+                QueueChange(
+                    q,
+                    observed,
+                    media,
+                    changed,
+                    agents,
+                    agents_changed,
+                    before=before,
+                    agents_before=agents_before,
+                    closed={m: interval_stats(q, start, c) for m, (start, c) in ended.items()},
+                )
+            )
+        closed.clear()
         return changes

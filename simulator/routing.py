@@ -31,6 +31,8 @@ class Routing:
         self._roster = roster
         self._seq = 0
         self.books: dict[tuple[str, str], MediaBook] = {}
+        self.closed: dict[tuple[str, str], tuple[int, Counters]] = {}
+        """(interval start, final counters) of intervals that ended since the observer last took them."""
         for q in roster.queues:
             self.open_books(q, now_ms)
 
@@ -44,12 +46,15 @@ class Routing:
         """Forget ``q``'s books (its waiting interactions vanish)."""
         for m in q.media:
             self.books.pop((q.queue_id, m), None)
+            self.closed.pop((q.queue_id, m), None)
 
     def roll_intervals_at(self, t_ms: int) -> None:
-        """Start fresh counters in every book whose interval does not hold ``t_ms``."""
+        """Start fresh counters in every book whose interval does not hold ``t_ms``; the final
+        counters of the interval that ended are kept in ``closed``."""
         start = interval_start(t_ms)
-        for book in self.books.values():
+        for key, book in self.books.items():
             if book.interval_start_ms != start:
+                self.closed[key] = (book.interval_start_ms, book.counters)
                 book.interval_start_ms = start
                 book.counters = Counters()
 
@@ -77,8 +82,9 @@ class Routing:
             for it in book.waiting:
                 if it.abandon_at_ms <= t_ms:
                     c = book.counters
-                    c.abandoned += 1
-                    c.abandoned_sum_ms += it.abandon_at_ms - it.offered_ms
+                    wait = it.abandon_at_ms - it.offered_ms
+                    c.abandoned = c.abandoned.plus(wait)
+                    c.acd = c.acd.plus(wait)
                     c.sl_denominator += 1
                 else:
                     keep.append(it)
@@ -116,6 +122,7 @@ class Routing:
                 continue
             it = best.waiting.pop(0)
             it.agent = agent.index
+            it.alerted_ms = t_ms
             agent.status = "INTERACTING"
             agent.interaction = it
             agent.until_ms = t_ms + round(self._rng.uniform(2_000, 8_000))
@@ -125,7 +132,11 @@ class Routing:
         it = agent.interaction
         if it is not None and not it.answered:  # alerting ended
             book = self.books[(it.queue_id, it.media)]
+            c = book.counters
+            alert = t_ms - it.alerted_ms
+            c.alert = c.alert.plus(alert)
             if rng.random() < _NO_ANSWER_P:
+                c.not_responding = c.not_responding.plus(alert)
                 it.agent = None
                 insert_by_offer(book.waiting, it)
                 agent.interaction = None
@@ -133,10 +144,10 @@ class Routing:
                 agent.until_ms = t_ms + round(rng.uniform(10_000, 30_000))
                 return
             it.answered = True
+            it.answered_ms = t_ms
             wait = t_ms - it.offered_ms
-            c = book.counters
-            c.answered += 1
-            c.answered_sum_ms += wait
+            c.answered = c.answered.plus(wait)
+            c.acd = c.acd.plus(wait)
             c.sl_denominator += 1
             if wait <= self._roster.queue_by_id[it.queue_id].sl_threshold_ms:
                 c.sl_numerator += 1
@@ -144,6 +155,9 @@ class Routing:
             return
         # handling, break, communicating or not responding ended
         agent.interaction = None
+        if it is not None:  # handling ended: the handle time counts where the interaction was queued
+            c = self.books[(it.queue_id, it.media)].counters
+            c.handle = c.handle.plus(t_ms - it.answered_ms)
         if it is not None and rng.random() < 0.05:
             agent.status = "OFF_QUEUE"
             agent.until_ms = t_ms + round(rng.uniform(60_000, 600_000))

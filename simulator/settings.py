@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 DEMO_CLIENT_ID = "queuecast-demo"
 #: Demo-only credentials: the simulator is a fake platform, never put real secrets here.
 DEMO_CLIENT_SECRET = "queuecast-demo-secret"
 DEMO_CALLBACK_SECRET = "queuecast-demo-callback-secret"
+
+MESSAGE_SHAPES: Final = ("real", "legacy")
+ROUTING_STATUS_MODES: Final = ("whole", "changed")
+AGENT_METRICS: Final = ("oUserRoutingStatuses", "oOnQueueUsers")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +80,20 @@ class SimSettings:
     """Envelopes per delivery in batch mode (default 100)."""
     token_status_on_invalid_client: int = 401
     """HTTP status of ``invalid_client`` at ``/oauth/token`` (default 401; UNCONFIRMED 400/401)."""
+    message_shape: str = "legacy"
+    """Observations-topic messages: ``real`` (instant messages with only the changed metrics,
+    interval messages apart, no ``oLongestWaiting``; EventBridge ``detail-type`` is the topic
+    template) or ``legacy`` (one whole-state body per (queue, mediaType)). Default ``legacy``."""
+    routing_status_mode: str = "whole"
+    """``real`` shape only: agent-count messages list every status, zero counts included (``whole``,
+    default) or only the statuses whose count changed (``changed``)."""
+    agent_metric: str = "oUserRoutingStatuses"
+    """``real`` shape only: the metric carrying agent counts, ``oUserRoutingStatuses`` (default) or
+    ``oOnQueueUsers`` (on-queue statuses as qualifiers; OFF_QUEUE as ``oOffQueueUsers``)."""
+    interval_message_s: float = 5.0
+    """``real`` shape only: simulated seconds between two interval messages of one (queue, mediaType)
+    whose figures changed; changes in between go out together at the end of the wait, and the
+    final figures of an ended interval go out at once (default 5)."""
 
     def __post_init__(self) -> None:
         if self.speed <= 0:
@@ -85,3 +104,11 @@ class SimSettings:
             raise ValueError("notify_throttle_by must be 'topic' or 'group'")
         if self.tick_s <= 0:
             raise ValueError("tick_s must be > 0")
+        if self.message_shape not in MESSAGE_SHAPES:
+            raise ValueError(f"message_shape must be one of {', '.join(MESSAGE_SHAPES)}")
+        if self.routing_status_mode not in ROUTING_STATUS_MODES:
+            raise ValueError(f"routing_status_mode must be one of {', '.join(ROUTING_STATUS_MODES)}")
+        if self.agent_metric not in AGENT_METRICS:
+            raise ValueError(f"agent_metric must be one of {', '.join(AGENT_METRICS)}")
+        if self.interval_message_s < 0:
+            raise ValueError("interval_message_s must be >= 0")

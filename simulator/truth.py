@@ -1,8 +1,11 @@
 """Ground truth: the QueueView (DESIGN 3.5) of every queue, computed from the world's own state.
 
-This is independent of the proxy by construction (the simulator never imports it). The world's
-state after a step is exactly its last emitted observations, so these views equal what a correct
-consumer of every emitted observation computes.
+This is independent of the proxy by construction (the simulator never imports it), and of the
+message shape: both shapes are written from the same world. The world's state after a step is
+exactly its last emitted observations, so these views equal what a correct consumer of every
+emitted observation computes — in the real shape, once pending interval figures went out (pausing
+sends them), with longest waiting from the observations query (the live messages do not carry it)
+and the interval rolled over by the clock at each boundary.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ def queue_view(world: World, queue_id: str) -> JSON:
     answered = sum(iv.answered for iv in ivs)
     abandoned = sum(iv.abandoned for iv in ivs)
     answered_sum = sum(iv.answered_sum_ms for iv in ivs)
+    handled = sum(iv.handled for iv in ivs)
+    handled_sum = sum(iv.handled_sum_ms for iv in ivs)
     numerator = sum(iv.sl_numerator for iv in ivs)
     denominator = sum(iv.sl_denominator for iv in ivs)
     updated = world.last_observed_ms(queue_id)
@@ -55,6 +60,8 @@ def queue_view(world: World, queue_id: str) -> JSON:
             "abandoned": abandoned,
             "abandonRate": _ratio(abandoned, offered),
             "asaMs": _ratio(answered_sum, answered),
+            "handled": handled,
+            "ahtMs": _ratio(handled_sum, handled),
             "serviceLevel": _ratio(numerator, denominator),
             "serviceLevelTarget": q.sl_target,
         },

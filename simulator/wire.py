@@ -94,6 +94,8 @@ def queue_state(change: QueueChange, media: str) -> JSON:
             "tAnswered": {"count": iv.answered, "sum": iv.answered_sum_ms},
             "tAbandon": {"count": iv.abandoned, "sum": iv.abandoned_sum_ms},
             "oServiceLevel": {"numerator": iv.sl_numerator, "denominator": iv.sl_denominator, "target": iv.sl_target},
+            # not in the guide's example: added so average handle time is reachable on this topic too
+            "tHandle": {"count": iv.handled, "sum": iv.handled_sum_ms},
         },
     }
 
@@ -259,12 +261,14 @@ def subscribe_reply(result: str, status: str, correlation_id: str | None) -> JSO
 
 # ------------------------------------------------------------------ EventBridge (DESIGN 3.2)
 def eventbridge_envelope(
-    *, event_id: str, topic: str, time_ms: int, body: JSON, correlation_id: str, org_id: str
+    *, event_id: str, topic: str, detail_type: str, time_ms: int, body: JSON, correlation_id: str, org_id: str
 ) -> JSON:
+    """An EventBridge event; ``time`` in whole seconds. A real capture has the topic *template* as
+    ``detail-type`` (the concrete topic stays in ``detail.topicName``); the caller chooses."""
     return {
         "version": "0",
         "id": event_id,
-        "detail-type": topic,
+        "detail-type": detail_type,
         "source": f"aws.partner/genesys.com/cloud/{org_id}/queuecast-sim",
         "account": "000000000000",
         "time": iso(time_ms)[:19] + "Z",
@@ -287,7 +291,11 @@ def observation_detail(d: WaitingDetail) -> JSON:
 
 def aggregate_metrics(iv: IntervalStats, metrics: list[str]) -> list[JSON]:
     """Aggregates-query metrics for (possibly summed) interval stats, in the requested order."""
+    handle: JSON = {"count": iv.handled, "sum": iv.handled_sum_ms}
+    if iv.handled:  # the real capture's tHandle carries max and min too
+        handle = {"max": iv.t_handle.max_ms, "min": iv.t_handle.min_ms, **handle}
     by_name = {m["metric"]: m for m in interval_metrics(iv)}
+    by_name["tHandle"] = {"metric": "tHandle", "stats": handle}
     return [by_name[m] for m in metrics]
 
 

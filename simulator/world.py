@@ -105,7 +105,7 @@ class World:
             self.now_ms = t1
         self._routing.roll_intervals_at(self.now_ms)
         self._traffic.prune(self.now_ms)
-        return self._observer.diff(self.now_ms, self._roster, self._routing.books)
+        return self._observer.diff(self.now_ms, self._roster, self._routing.books, self._routing.closed)
 
     def _substep(self, t0: int, t1: int) -> None:
         # The order of these moves is the order of the rng draws: changing it changes every world.

@@ -150,6 +150,7 @@ QUEUE_STATE = Obj(
                 "tAnswered": Obj({"count": Count, "sum": Count}),
                 "tAbandon": Obj({"count": Count, "sum": Count}),
                 "oServiceLevel": Obj({"numerator": Count, "denominator": Count, "target": Num}),
+                "tHandle": Obj({"count": Count, "sum": Count}),
             }
         ),
     }
@@ -243,9 +244,74 @@ CHANNEL_TOPIC = Obj(
 )
 CHANNEL_TOPIC_LISTING = Obj({"entities": ListOf(CHANNEL_TOPIC)})
 
+# --------------------------------------------------------------- the real shape (reference: observation semantics)
+ISO_HALF_HOUR = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:[03]0:00\.000Z$")
+INSTANT = Pattern(re.compile(ISO_MS.pattern[:-1] + "/" + ISO_MS.pattern[1:]))
+HALF_HOURS = Pattern(re.compile(ISO_HALF_HOUR.pattern[:-1] + "/" + ISO_HALF_HOUR.pattern[1:]))
+DURATION_STATS = Obj({"max": Count, "min": Count, "count": Count, "sum": Count})
+SERVICE_LEVEL_STATS = Obj({"ratio": Num, "numerator": Count, "denominator": Count, "target": Num})
+REAL_INSTANT_BODY = Obj(
+    {
+        "group": Obj({"queueId": Pattern(UUID), "mediaType": str}),
+        "data": ListOf(
+            Obj(
+                {
+                    "interval": INSTANT,
+                    "metrics": ListOf(
+                        AnyOf(tuple(_metric(n, COUNT_STATS) for n in ("oAlerting", "oInteracting", "oWaiting"))), 1
+                    ),
+                }
+            ),
+            1,
+        ),
+    }
+)
+REAL_INTERVAL_METRIC = AnyOf(
+    (
+        *(
+            _metric(n, DURATION_STATS)
+            for n in ("tAlert", "tAnswered", "tAbandon", "tAcd", "tNotResponding", "tHandle", "tWait")
+        ),
+        _metric("nOffered", COUNT_STATS),
+        _metric("oServiceLevel", SERVICE_LEVEL_STATS),
+    )
+)
+REAL_INTERVAL_BODY = Obj(
+    {
+        "group": Obj({"queueId": Pattern(UUID), "mediaType": str}),
+        "data": ListOf(Obj({"interval": HALF_HOURS, "metrics": ListOf(REAL_INTERVAL_METRIC, 1)}), 1),
+    }
+)
+AGENT_COUNT_METRIC = Obj(
+    {
+        "metric": AnyOf((Lit("oUserRoutingStatuses"), Lit("oOnQueueUsers"), Lit("oOffQueueUsers"))),
+        "qualifier": AnyOf(tuple(Lit(s) for s in STATUSES)),
+        "stats": Obj({"count": Count}),
+    }
+)
+REAL_AGENTS_BODY = Obj(
+    {
+        "group": Obj({"queueId": Pattern(UUID)}),
+        "data": ListOf(Obj({"interval": INSTANT, "metrics": ListOf(AGENT_COUNT_METRIC, 1)}), 1),
+    }
+)
+REAL_BODY = AnyOf((REAL_INSTANT_BODY, REAL_INTERVAL_BODY, REAL_AGENTS_BODY))
+
 # --------------------------------------------------------------- EventBridge (DESIGN 3.2)
 EVENTBRIDGE_ENVELOPE = Obj(
     {"version": Lit("0"), "id": str, "detail-type": str, "source": str, "time": str, "detail": NOTIFICATION},
+    {"account": str, "region": str, "resources": list},
+)
+WHOLE_SECONDS = Pattern(re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"))
+REAL_EVENTBRIDGE_ENVELOPE = Obj(
+    {
+        "version": Lit("0"),
+        "id": str,
+        "detail-type": Lit("v2.analytics.queues.{id}.observations"),
+        "source": str,
+        "time": WHOLE_SECONDS,
+        "detail": NOTIFICATION,
+    },
     {"account": str, "region": str, "resources": list},
 )
 
@@ -284,6 +350,10 @@ AGGREGATES_RESPONSE = Obj(
                                             _metric("nOffered", COUNT_STATS),
                                             _metric("tAnswered", Obj({"count": Count, "sum": Count})),
                                             _metric("tAbandon", Obj({"count": Count, "sum": Count})),
+                                            _metric(
+                                                "tHandle",
+                                                Obj({"count": Count, "sum": Count}, {"max": Count, "min": Count}),
+                                            ),
                                             _metric(
                                                 "oServiceLevel",
                                                 Obj(
@@ -338,6 +408,8 @@ QUEUE_VIEW = Obj(
                 "abandoned": Count,
                 "abandonRate": Nullable(Num),
                 "asaMs": Nullable(Num),
+                "handled": Count,
+                "ahtMs": Nullable(Num),
                 "serviceLevel": Nullable(Num),
                 "serviceLevelTarget": Num,
             }

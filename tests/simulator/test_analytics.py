@@ -102,3 +102,41 @@ async def test_routing_queues_are_paged(start_sim: Any) -> None:
     assert [len(p["entities"]) for p in pages] == [2, 2, 1]
     assert all(p["total"] == 5 and p["pageCount"] == 3 for p in pages)
     assert [e["id"] for p in pages for e in p["entities"]] == await sim.queue_ids()
+
+
+async def test_aggregates_query_answers_t_handle_like_the_truths_handled_and_aht(sim: Sim) -> None:
+    await sim.client.post("/sim/pause")
+    await sim.client.post("/sim/advance", json={"seconds": 600})
+    truth = (await sim.truth())["queues"]
+    iv = next(iter(truth.values()))["interval"]
+    r = await sim.client.post(
+        "/api/v2/analytics/conversations/aggregates/query",
+        headers=await sim.auth(),
+        json={"interval": f"{iv['start']}/{iv['end']}", "groupBy": ["queueId"], "metrics": ["tHandle"]},
+    )
+    assert r.status_code == 200
+    for result in r.json()["results"]:
+        view = truth[result["group"]["queueId"]]["interval"]
+        (metric,) = result["data"][0]["metrics"]
+        assert metric["metric"] == "tHandle" and view["handled"] > 0
+        assert metric["stats"]["count"] == view["handled"]
+        assert metric["stats"]["sum"] / metric["stats"]["count"] == view["ahtMs"]
+        assert 0 < metric["stats"]["min"] <= view["ahtMs"] <= metric["stats"]["max"]
+
+
+async def test_observations_query_gives_on_and_off_queue_users_per_routing_status(sim: Sim) -> None:
+    await sim.client.post("/sim/pause")
+    await sim.client.post("/sim/advance", json={"seconds": 120})
+    qids = await sim.queue_ids()
+    r = await sim.client.post(
+        "/api/v2/analytics/queues/observations/query",
+        headers=await sim.auth(),
+        json={"filter": _filter(qids), "metrics": ["oOnQueueUsers", "oOffQueueUsers"]},
+    )
+    truth = (await sim.truth())["queues"]
+    for result in r.json()["results"]:
+        agents = truth[result["group"]["queueId"]]["agents"]
+        on = {d["qualifier"]: d["stats"]["count"] for d in result["data"] if d["metric"] == "oOnQueueUsers"}
+        off = {d["qualifier"]: d["stats"]["count"] for d in result["data"] if d["metric"] == "oOffQueueUsers"}
+        assert on == {s: n for s, n in agents.items() if n and s != "OFF_QUEUE"}, "one entry per status, zero omitted"
+        assert off == ({"OFF_QUEUE": agents["OFF_QUEUE"]} if agents["OFF_QUEUE"] else {})

@@ -77,6 +77,36 @@ def test_flags_map_onto_settings() -> None:
     ) == (9, 4.0, 7, 70, "a", "b", 300, 50, 5.0, "c")
 
 
+def test_message_shape_flags_map_onto_settings() -> None:
+    defaults = settings_from_args(build_parser().parse_args([]))
+    assert (defaults.routing_status_mode, defaults.agent_metric, defaults.interval_message_s) == (
+        "whole",
+        "oUserRoutingStatuses",
+        5.0,
+    )
+    args = build_parser().parse_args(
+        [
+            "--message-shape",
+            "real",
+            "--routing-status-mode",
+            "changed",
+            "--agent-metric",
+            "oOnQueueUsers",
+            "--interval-message-s",
+            "12.5",
+        ]
+    )
+    s = settings_from_args(args)
+    assert (s.message_shape, s.routing_status_mode, s.agent_metric, s.interval_message_s) == (
+        "real",
+        "changed",
+        "oOnQueueUsers",
+        12.5,
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--message-shape", "whole-state"])
+
+
 async def test_the_process_prints_its_url_and_client_id_and_exits_cleanly_on_sigterm() -> None:
     proc = await trio.lowlevel.open_process(
         [sys.executable, "-m", "simulator", "--port", "0", "--client-secret", "top-secret"],

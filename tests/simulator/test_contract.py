@@ -15,6 +15,11 @@ from .conftest import Receiver, Sim, StartSim
 from .wsutil import new_channel, next_json
 
 QUEUE_UPDATE = "com.genesyscloud.telephony.queue.update"
+REAL_SHAPES = {
+    "instant": shapes.REAL_INSTANT_BODY,
+    "interval": shapes.REAL_INTERVAL_BODY,
+    "agents": shapes.REAL_AGENTS_BODY,
+}
 
 
 async def _subscribe(sim: Sim, receiver: Receiver, **body: Any) -> dict[str, Any]:
@@ -68,7 +73,8 @@ async def test_event_bus_queue_update_delivery(sim: Sim, receiver: Receiver) -> 
         shapes.check(shapes.QUEUE_STATE, body["payload"]["queueState"])
 
 
-async def test_event_bus_observations_delivery(sim: Sim, receiver: Receiver) -> None:
+async def test_event_bus_observations_delivery(start_sim: StartSim, receiver: Receiver) -> None:
+    sim = await start_sim(message_shape="legacy")
     qid = (await sim.queue_ids())[0]
     sub = await _subscribe(sim, receiver, topics=[f"v2.analytics.queues.{qid}.observations"])
     await sim.client.post("/sim/advance", json={"seconds": 30})
@@ -109,7 +115,8 @@ async def test_notifications_channel_subscriptions(sim: Sim) -> None:
     assert rejected.json()["entities"][-1]["state"] == "Rejected"
 
 
-async def test_websocket_observation_messages(sim: Sim) -> None:
+async def test_websocket_observation_messages_legacy_shape(start_sim: StartSim) -> None:
+    sim = await start_sim(message_shape="legacy")
     ch = await new_channel(sim, await sim.auth(), await sim.queue_ids())
     async with open_websocket_url(ch["connectUri"]) as ws:
         await sim.client.post("/sim/advance", json={"seconds": 30})
@@ -123,6 +130,23 @@ async def test_websocket_observation_messages(sim: Sim) -> None:
             else:
                 shapes.check(shapes.AGENTS_OBSERVATION_BODY, msg["eventBody"])
                 seen.add("agents")
+
+
+async def test_websocket_observation_messages_real_shape(start_sim: StartSim) -> None:
+    sim = await start_sim(message_shape="real", routing_status_mode="changed")
+    ch = await new_channel(sim, await sim.auth(), await sim.queue_ids())
+    async with open_websocket_url(ch["connectUri"]) as ws:
+        await sim.client.post("/sim/advance", json={"seconds": 30})
+        await sim.client.post("/sim/pause")
+        seen = set()
+        while seen != {"instant", "interval", "agents"}:
+            msg = await next_json(ws)
+            shapes.check(shapes.NOTIFICATION, msg)
+            body = msg["eventBody"]
+            start, end = body["data"][0]["interval"].split("/")
+            kind = "agents" if "mediaType" not in body["group"] else "instant" if start == end else "interval"
+            shapes.check(REAL_SHAPES[kind], body)
+            seen.add(kind)
 
 
 async def test_websocket_pong(sim: Sim) -> None:
@@ -174,7 +198,7 @@ async def test_aggregates_query(sim: Sim) -> None:
         json={
             "interval": f"{iv['start']}/{iv['end']}",
             "groupBy": ["queueId", "mediaType"],
-            "metrics": ["nOffered", "tAnswered", "tAbandon", "oServiceLevel"],
+            "metrics": ["nOffered", "tAnswered", "tAbandon", "oServiceLevel", "tHandle"],
         },
     )
     assert agg.json()["results"]

@@ -177,7 +177,8 @@ async def test_reorder_fault_swaps_deliveries(sim: Sim, receiver: Receiver) -> N
     assert inversions > 0
 
 
-async def test_eventbridge_format_wraps_real_observation_bodies(sim: Sim, receiver: Receiver) -> None:
+async def test_eventbridge_format_wraps_observation_bodies(start_sim: StartSim, receiver: Receiver) -> None:
+    sim = await start_sim(message_shape="legacy")  # the real shape's detail-type: test_real_shape.py
     qid = (await sim.queue_ids())[0]
     topic = f"v2.analytics.queues.{qid}.observations"
     r = await sim.client.post(
