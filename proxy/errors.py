@@ -20,8 +20,16 @@ class ConfigError(QueuecastError):
         self.problem = problem
 
 
+class InvalidTopic(QueuecastError):
+    """A topic allowlist entry is not an exact topic or ``{id}`` template (wildcards are refused)."""
+
+
 class InvalidInput(QueuecastError):
-    """A callback body failed validation. ``field`` is a JSON path such as ``$[2].payload.queueState.queueId``."""
+    """Input from outside (a callback body, a WebSocket frame, a REST answer) failed validation.
+
+    ``field`` is a JSON path such as ``$[2].payload.queueState.queueId``; ``problem`` says what is
+    wrong. Every conversion from wire to typed values raises this and nothing else.
+    """
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
@@ -56,3 +64,20 @@ class RateLimited(UpstreamError):
     def __init__(self, retry_after_s: float) -> None:
         super().__init__(f"rate limited, retry after {retry_after_s:g} s")
         self.retry_after_s = retry_after_s
+
+
+class SubscriberClosed(QueuecastError):
+    """A stream subscriber was closed; ``reason`` is ``"stalled"``, ``"shutdown"``, ..."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CrashLoop(QueuecastError):
+    """A supervised component crashed too often: the process stops so its supervisor restarts it."""
+
+    def __init__(self, component: str, crashes: int, window_s: float, last: BaseException) -> None:
+        super().__init__(f"component {component!r} crashed {crashes} times in {window_s:g} s; "
+                         f"last: {type(last).__name__}: {last}")
+        self.component = component

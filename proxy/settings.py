@@ -12,15 +12,15 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from proxy.errors import ConfigError
+from proxy.contract import DEFAULT_TOPICS, OBSERVATIONS_TOPIC, QUEUE_UPDATE_TOPIC
+from proxy.errors import ConfigError, InvalidTopic
 
-QUEUE_UPDATE_TOPIC = "com.genesyscloud.telephony.queue.update"
-OBSERVATIONS_TOPIC = "v2.analytics.queues.{id}.observations"
-DEFAULT_TOPICS = (QUEUE_UPDATE_TOPIC, OBSERVATIONS_TOPIC)
+__all__ = ["DEFAULT_TOPICS", "OBSERVATIONS_TOPIC", "QUEUE_UPDATE_TOPIC", "Secret", "Settings", "load_settings"]
+
 
 #: Real Genesys Cloud region domains (reference/genesys-platform.md §1). The API host is
 #: ``api.<domain>``, the login host ``login.<domain>``, the WebSocket host ``streaming.<domain>``.
@@ -77,18 +77,18 @@ _TOPIC_SEGMENT = re.compile(r"^(\{id\}|[A-Za-z0-9_\-]+)$")
 def validate_topic(topic: str) -> str:
     """Check one allowlist entry: an exact dotted topic or a template where ``{id}`` is one segment.
 
-    Raises ``ValueError`` for wildcards (``*``, ``#``), empty segments or other characters:
+    Raises :class:`~proxy.errors.InvalidTopic` for wildcards (``*``, ``#``), empty segments or other characters:
     the guide's first trap is a topic filter that lets a flood through.
     """
     if not topic:
-        raise ValueError("empty topic")
+        raise InvalidTopic("empty topic")
     if "*" in topic or "#" in topic:
-        raise ValueError(f"wildcard in topic {topic!r}; list exact topics or use {{id}} for one segment")
+        raise InvalidTopic(f"wildcard in topic {topic!r}; list exact topics or use {{id}} for one segment")
     for segment in topic.split("."):
         if not segment:
-            raise ValueError(f"empty segment in topic {topic!r}")
+            raise InvalidTopic(f"empty segment in topic {topic!r}")
         if not _TOPIC_SEGMENT.match(segment):
-            raise ValueError(f"bad segment {segment!r} in topic {topic!r}")
+            raise InvalidTopic(f"bad segment {segment!r} in topic {topic!r}")
     return topic
 
 
@@ -223,98 +223,120 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _log_level(raw: str) -> str:
+    value = raw.upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+def _upstream(raw: str) -> str:
+    if raw not in ("callback", "eventbus", "notifications"):
+        raise ValueError("expected callback, eventbus or notifications")
+    return raw
+
+
+def _region(raw: str) -> str:
+    if raw not in REGIONS:
+        raise ValueError(f"unknown region; one of {', '.join(sorted(REGIONS))}")
+    return raw
+
+
+#: How each field is read from its variable (``QC_`` + the field name in upper case). The default is
+#: the field's own default: written once, in :class:`Settings`.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "host": str,
+    "port": _int_range(0, 65535),
+    "demo": _bool,
+    "callback_secret": Secret,
+    "callback_api_key": Secret,
+    "callback_api_key_header": str,
+    "max_body_bytes": _int_range(1024),
+    "topics": _csv,
+    "dedupe_horizon_s": _float_range(1.0),
+    "dedupe_max_ids": _int_range(1),
+    "aggregate_ms": _int_range(0, 60_000),
+    "ring_size": _int_range(1),
+    "ring_max_views": _int_range(1),
+    "client_buffer": _int_range(1),
+    "client_stall_s": _float_range(0.1),
+    "max_clients": _int_range(1),
+    "keepalive_s": _float_range(0.05),
+    "retry_ms": _int_range(0),
+    "cors_origins": _csv,
+    "stale_after_s": _float_range(0.1),
+    "log_level": _log_level,
+    "upstream": _upstream,
+    "region": _region,
+    "api_base": _url,
+    "login_base": _url,
+    "client_id": str,
+    "client_secret": Secret,
+    "queues": _csv,
+    "public_url": _url,
+    "token_grace_s": _float_range(0.0),
+    "eventbus_cleanup": _bool,
+    "heartbeat_timeout_s": _float_range(0.1),
+}
+
+
+def variable(name: str) -> str:
+    """The environment variable of a :class:`Settings` field."""
+    return "QC_" + name.upper()
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build :class:`Settings` from ``env`` (default ``os.environ``), checking every value and rule."""
+    """Build :class:`Settings` from ``env`` (default ``os.environ``), checking every value and rule.
+
+    Raises :class:`~proxy.errors.ConfigError` naming the variable.
+    """
     env = os.environ if env is None else env
-    demo = _get(env, "QC_DEMO", _bool, False)
-    secret = _get(env, "QC_CALLBACK_SECRET", Secret, None)
-    api_key = _get(env, "QC_CALLBACK_API_KEY", Secret, None)
-    topics: tuple[str, ...] = _get(env, "QC_TOPICS", _csv, DEFAULT_TOPICS)
+    defaults = {f.name: f.default for f in fields(Settings)}
+    values: dict[str, Any] = {name: _get(env, variable(name), parse, defaults[name])
+                              for name, parse in _PARSERS.items()}
+    secret_file = env.get("QC_CLIENT_SECRET_FILE")
+    if secret_file:
+        try:
+            values["client_secret"] = Secret(Path(secret_file).read_text().strip())
+        except OSError as exc:
+            raise ConfigError("QC_CLIENT_SECRET_FILE", f"cannot read {secret_file}: {exc.strerror}") from None
+    _check_topics(values["topics"])
+    _check_origins(values["cors_origins"], demo=values["demo"])
+    if values["callback_secret"] is None and values["callback_api_key"] is None and not values["demo"]:
+        raise ConfigError(
+            "QC_CALLBACK_SECRET", "required (or QC_CALLBACK_API_KEY); only QC_DEMO=1 runs without callback auth"
+        )
+    region = values["region"]
+    if region is not None:
+        values["api_base"] = values["api_base"] or f"https://api.{REGIONS[region]}"
+        values["login_base"] = values["login_base"] or f"https://login.{REGIONS[region]}"
+    upstream = values["upstream"]
+    if upstream != "callback":
+        if values["api_base"] is None or values["login_base"] is None:
+            raise ConfigError("QC_REGION", f"QC_UPSTREAM={upstream} needs QC_REGION or QC_API_BASE and QC_LOGIN_BASE")
+        if values["client_id"] is None:
+            raise ConfigError("QC_CLIENT_ID", f"required with QC_UPSTREAM={upstream}")
+        if values["client_secret"] is None:
+            raise ConfigError("QC_CLIENT_SECRET", f"required with QC_UPSTREAM={upstream} (or QC_CLIENT_SECRET_FILE)")
+        if upstream == "eventbus" and values["public_url"] is None:
+            raise ConfigError("QC_PUBLIC_URL", "required with QC_UPSTREAM=eventbus (the callback to register)")
+    return Settings(**values)
+
+
+def _check_topics(topics: tuple[str, ...]) -> None:
     if not topics:
         raise ConfigError("QC_TOPICS", "must list at least one topic")
     for topic in topics:
         try:
             validate_topic(topic)
-        except ValueError as exc:
+        except InvalidTopic as exc:
             raise ConfigError("QC_TOPICS", str(exc)) from None
-    origins: tuple[str, ...] = _get(env, "QC_CORS_ORIGINS", _csv, ())
+
+
+def _check_origins(origins: tuple[str, ...], *, demo: bool) -> None:
     for origin in origins:
         if origin == "*":
             if not demo:
                 raise ConfigError("QC_CORS_ORIGINS", "'*' is only allowed with QC_DEMO=1; list exact origins")
         elif not re.match(r"^https?://[^/\s]+$", origin):
             raise ConfigError("QC_CORS_ORIGINS", f"{origin!r} is not an origin like https://wall.example.com")
-    if secret is None and api_key is None and not demo:
-        raise ConfigError(
-            "QC_CALLBACK_SECRET", "required (or QC_CALLBACK_API_KEY); only QC_DEMO=1 runs without callback auth"
-        )
-    client_secret = _get(env, "QC_CLIENT_SECRET", Secret, None)
-    secret_file = env.get("QC_CLIENT_SECRET_FILE")
-    if secret_file:
-        try:
-            client_secret = Secret(Path(secret_file).read_text().strip())
-        except OSError as exc:
-            raise ConfigError("QC_CLIENT_SECRET_FILE", f"cannot read {secret_file}: {exc.strerror}") from None
-    upstream = _get(env, "QC_UPSTREAM", str, "callback")
-    if upstream not in ("callback", "eventbus", "notifications"):
-        raise ConfigError("QC_UPSTREAM", f"invalid value {upstream!r}: expected callback, eventbus or notifications")
-    region = _get(env, "QC_REGION", str, None)
-    if region is not None and region not in REGIONS:
-        raise ConfigError("QC_REGION", f"unknown region {region!r}; one of {', '.join(sorted(REGIONS))}")
-    api_base = _get(env, "QC_API_BASE", _url, None)
-    login_base = _get(env, "QC_LOGIN_BASE", _url, None)
-    if region is not None:
-        api_base = api_base or f"https://api.{REGIONS[region]}"
-        login_base = login_base or f"https://login.{REGIONS[region]}"
-    client_id = _get(env, "QC_CLIENT_ID", str, None)
-    public_url = _get(env, "QC_PUBLIC_URL", _url, None)
-    if upstream != "callback":
-        if api_base is None or login_base is None:
-            raise ConfigError("QC_REGION", f"QC_UPSTREAM={upstream} needs QC_REGION or QC_API_BASE and QC_LOGIN_BASE")
-        if client_id is None:
-            raise ConfigError("QC_CLIENT_ID", f"required with QC_UPSTREAM={upstream}")
-        if client_secret is None:
-            raise ConfigError("QC_CLIENT_SECRET", f"required with QC_UPSTREAM={upstream} (or QC_CLIENT_SECRET_FILE)")
-        if upstream == "eventbus" and public_url is None:
-            raise ConfigError("QC_PUBLIC_URL", "required with QC_UPSTREAM=eventbus (the callback to register)")
-    return Settings(
-        host=_get(env, "QC_HOST", str, "127.0.0.1"),
-        port=_get(env, "QC_PORT", _int_range(0, 65535), 8080),
-        demo=demo,
-        callback_secret=secret,
-        callback_api_key=api_key,
-        callback_api_key_header=_get(env, "QC_CALLBACK_API_KEY_HEADER", str, "X-Api-Key"),
-        max_body_bytes=_get(env, "QC_MAX_BODY_BYTES", _int_range(1024), 1024 * 1024),
-        topics=topics,
-        dedupe_horizon_s=_get(env, "QC_DEDUPE_HORIZON_S", _float_range(1.0), 900.0),
-        dedupe_max_ids=_get(env, "QC_DEDUPE_MAX_IDS", _int_range(1), 100_000),
-        aggregate_ms=_get(env, "QC_AGGREGATE_MS", _int_range(0, 60_000), 500),
-        ring_size=_get(env, "QC_RING_SIZE", _int_range(1), 4096),
-        ring_max_views=_get(env, "QC_RING_MAX_VIEWS", _int_range(1), 50_000),
-        client_buffer=_get(env, "QC_CLIENT_BUFFER", _int_range(1), 16),
-        client_stall_s=_get(env, "QC_CLIENT_STALL_S", _float_range(0.1), 30.0),
-        max_clients=_get(env, "QC_MAX_CLIENTS", _int_range(1), 20_000),
-        keepalive_s=_get(env, "QC_KEEPALIVE_S", _float_range(0.05), 15.0),
-        retry_ms=_get(env, "QC_RETRY_MS", _int_range(0), 3000),
-        cors_origins=origins,
-        stale_after_s=_get(env, "QC_STALE_AFTER_S", _float_range(0.1), 120.0),
-        log_level=_get(env, "QC_LOG_LEVEL", _log_level, "INFO"),
-        upstream=upstream,  # type: ignore[arg-type]  # checked against the Literal's values above
-        region=region,
-        api_base=api_base,
-        login_base=login_base,
-        client_id=client_id,
-        client_secret=client_secret,
-        queues=_get(env, "QC_QUEUES", _csv, ()),
-        public_url=public_url,
-        token_grace_s=_get(env, "QC_TOKEN_GRACE_S", _float_range(0.0), 300.0),
-        eventbus_cleanup=_get(env, "QC_EVENTBUS_CLEANUP", _bool, False),
-        heartbeat_timeout_s=_get(env, "QC_HEARTBEAT_TIMEOUT_S", _float_range(0.1), 75.0),
-    )
-
-
-def _log_level(raw: str) -> str:
-    value = raw.upper()
-    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
-    return value

@@ -20,9 +20,3 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_iso(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp; ``ValueError`` unless it carries a zone (``Z`` or an offset)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp {text!r} has no time zone")
-    return moment.astimezone(UTC)

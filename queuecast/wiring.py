@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-CALLBACK_PATH = "/api/v1/event-stream/callback"
-QUEUE_UPDATE_TOPIC = "com.genesyscloud.telephony.queue.update"
+from proxy.contract import CALLBACK_PATH, QUEUE_UPDATE_TOPIC
 
 
 async def fetch_token(client: httpx.AsyncClient, sim_url: str, client_id: str, client_secret: str) -> str:

@@ -31,7 +31,7 @@ class RecordingBroker(MemoryBroker):
 
 async def test_under_load_at_most_one_frame_per_window(autojump_clock):
     reducer, broker = Reducer(), RecordingBroker()
-    agg = Aggregator(reducer, broker, window_s=0.5, metrics=Metrics())
+    agg = Aggregator(reducer, broker.publish, window_s=0.5, metrics=Metrics())
     async with trio.open_nursery() as nursery:
         await nursery.start(agg.serve)
         first_mark = trio.current_time()
@@ -49,3 +49,40 @@ async def test_under_load_at_most_one_frame_per_window(autojump_clock):
     assert {q: broker.snapshot().views[q].body["waiting"] for q in broker.snapshot().views} == {
         f"q{i}": max(s for s in range(100) if s % 7 == i) for i in range(7)
     }
+
+
+async def test_an_outside_flush_does_not_stop_later_publishing(autojump_clock):
+    reducer, broker = Reducer(), RecordingBroker()
+    agg = Aggregator(reducer, broker.publish, window_s=0.5, metrics=Metrics())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(agg.serve)
+        await trio.sleep(1)  # the loop waits for a mark
+        agg.flush()  # from outside, while the loop waits
+        reducer.apply(QueueObservation("q1", "voice", t(1), waiting=1))
+        agg.mark("q1", trio.current_time())
+        await trio.sleep(1)
+        reducer.apply(QueueObservation("q1", "voice", t(2), waiting=2))
+        agg.mark("q1", trio.current_time())
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert broker.snapshot().views["q1"].body["waiting"] == 2
+    assert len(broker.times) == 2
+
+
+async def test_isolated_change_goes_out_at_once_and_a_burst_at_the_window_end(autojump_clock):
+    reducer, broker = Reducer(), RecordingBroker()
+    agg = Aggregator(reducer, broker.publish, window_s=0.5, metrics=Metrics())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(agg.serve)
+        await trio.sleep(10)
+        start = trio.current_time()
+        reducer.apply(QueueObservation("q0", "voice", t(1), waiting=1))
+        agg.mark("q0", start)
+        await trio.sleep(0.1)
+        for i in range(1, 6):
+            reducer.apply(QueueObservation(f"q{i}", "voice", t(1 + i), waiting=i))
+            agg.mark(f"q{i}", trio.current_time())
+        await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert broker.times == [start, start + 0.5]  # leading edge at once; trailing edge at the window's end
+    assert list(broker.snapshot().views) == [f"q{i}" for i in range(6)]

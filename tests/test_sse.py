@@ -1,4 +1,4 @@
-from proxy.http.sse import encode_comment, encode_event, encode_retry
+from proxy.sse import encode_comment, encode_event, encode_retry
 
 
 def test_single_line_event():

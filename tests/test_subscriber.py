@@ -1,8 +1,9 @@
 """Per-client mailboxes and the in-memory broker, without I/O."""
 
+from proxy.errors import SubscriberClosed
 from proxy.hub.frames import Frame, merge_frames
 from proxy.hub.memory_broker import MemoryBroker
-from proxy.hub.subscriber import Subscriber, SubscriberClosed
+from proxy.hub.subscriber import Subscriber
 from proxy.state.view import QueueView
 
 

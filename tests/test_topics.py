@@ -1,5 +1,6 @@
 import pytest
 
+from proxy.errors import InvalidTopic
 from proxy.ingest.topics import TopicFilter
 from proxy.settings import DEFAULT_TOPICS
 
@@ -16,5 +17,5 @@ def test_default_allowlist():
 
 @pytest.mark.parametrize("bad", ["*", "v2.*", "v2.#.x", "v2..x", "", "v2.queues.{id"])
 def test_wildcards_and_empty_segments_are_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidTopic):
         TopicFilter([bad])

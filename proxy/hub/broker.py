@@ -25,6 +25,11 @@ class Broker(Protocol):
     @property
     def subscriber_count(self) -> int: ...
 
+    @property
+    def attached(self) -> bool:
+        """True while the broker can publish and deliver (a shared broker: connected to its store)."""
+        ...
+
     def publish(self, views: Mapping[str, QueueView], removed: tuple[str, ...] = ()) -> Frame:
         """Assign the next id, remember the frame for resume, offer it to every subscriber; never waits."""
         ...

@@ -10,11 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import msgspec
-
+from proxy.contract import json_encode as _encode
 from proxy.state.view import QueueView
 
-_encode = msgspec.json.Encoder().encode
 FrameKind = Literal["snapshot", "delta"]
 
 

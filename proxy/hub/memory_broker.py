@@ -7,16 +7,13 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import msgspec
-
-from proxy.http.sse import encode_event
+from proxy.contract import json_encode as _encode
 from proxy.hub.broker import Start
 from proxy.hub.frames import Frame, parse_frame_id
 from proxy.hub.subscriber import Subscriber
+from proxy.sse import encode_event
 from proxy.state.view import QueueView
 from proxy.timefmt import iso, utcnow
-
-_encode = msgspec.json.Encoder().encode
 
 
 class MemoryBroker:
@@ -47,6 +44,10 @@ class MemoryBroker:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    @property
+    def attached(self) -> bool:
+        return True  # in-process: nothing to lose
 
     @property
     def status(self) -> Mapping[str, Any]:

@@ -12,18 +12,11 @@ from collections.abc import Callable
 
 import trio
 
-from proxy.http.sse import encode_comment, encode_event
+from proxy.errors import SubscriberClosed
 from proxy.hub.frames import Frame, merge_frames
+from proxy.sse import encode_comment, encode_event
 
 KEEPALIVE = encode_comment("keepalive")
-
-
-class SubscriberClosed(Exception):
-    """The subscriber was closed (``reason``: ``"stalled"``, ``"shutdown"``, ...)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Subscriber:

@@ -31,10 +31,6 @@ class Deduper:
             self.evicted += 1
         return False
 
-    def forget(self, event_id: str) -> None:
-        """Drop an id again (its envelope was not applied after all, so a redelivery must count)."""
-        self._seen.pop(event_id, None)
-
     def _expire(self, now: float) -> None:
         limit = now - self.horizon_s
         seen = self._seen

@@ -8,12 +8,16 @@ under load there is at most one frame per window, carrying every queue that chan
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 import trio
 
-from proxy.hub.broker import Broker
 from proxy.metrics import Metrics
 from proxy.state.reducer import Reducer
+from proxy.state.view import QueueView
+
+#: Where a window's changes go: ``publish(views, removed)`` (the broker's, in the runtime). Never waits.
+Publish = Callable[[Mapping[str, QueueView], tuple[str, ...]], object]
 
 
 class Throttle:
@@ -31,11 +35,15 @@ class Throttle:
 
 
 class Aggregator:
-    """Collects dirty queue ids and publishes their views; :meth:`serve` runs the publishing loop."""
+    """Collects dirty queue ids and publishes their views; :meth:`serve` runs the publishing loop.
 
-    def __init__(self, reducer: Reducer, broker: Broker, *, window_s: float, metrics: Metrics) -> None:
+    Only :meth:`serve` replaces its wake-up event, so :meth:`flush` may be called from anywhere
+    (tests, shutdown) without leaving the loop waiting on an event nobody sets.
+    """
+
+    def __init__(self, reducer: Reducer, publish: Publish, *, window_s: float, metrics: Metrics) -> None:
         self._reducer = reducer
-        self._broker = broker
+        self._publish = publish
         self._metrics = metrics
         self.throttle = Throttle(window_s)
         self._dirty: dict[str, None] = {}
@@ -60,11 +68,10 @@ class Aggregator:
         """Publish what is dirty now (the loop calls this; tests may too)."""
         dirty, removed = self._dirty, self._removed
         self._dirty, self._removed = {}, {}
-        self._wake = trio.Event()
         if not dirty and not removed:
             return
         views = {q: self._reducer.view(q) for q in dirty if q in self._reducer}
-        self._broker.publish(views, tuple(removed))
+        self._publish(views, tuple(removed))
         now = trio.current_time()
         self.throttle.fired(now)
         self._metrics.frames.inc()
@@ -79,4 +86,5 @@ class Aggregator:
             delay = self.throttle.delay(trio.current_time())
             if delay > 0:
                 await trio.sleep(delay)
+            self._wake = trio.Event()  # marks from here on wake the next round
             self.flush()

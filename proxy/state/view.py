@@ -10,13 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
+from proxy.contract import json_encode
 from proxy.state.observation import ROUTING_STATUSES
 from proxy.timefmt import iso, iso_or_none
 
 JSON = dict[str, Any]
-_encoder = msgspec.json.Encoder()
 
 
 @dataclass(slots=True)
@@ -29,6 +27,8 @@ class IntervalFigures:
     answered: int = 0
     answered_sum_ms: int = 0
     abandoned: int = 0
+    handled: int = 0
+    handled_sum_ms: int = 0
     sl_numerator: int = 0
     sl_denominator: int = 0
     sl_target: float | None = None
@@ -82,6 +82,8 @@ def _interval(record: QueueRecord) -> JSON | None:
     answered = sum(i.answered for i in current)
     abandoned = sum(i.abandoned for i in current)
     answered_sum = sum(i.answered_sum_ms for i in current)
+    handled = sum(i.handled for i in current)
+    handled_sum = sum(i.handled_sum_ms for i in current)
     sl_num = sum(i.sl_numerator for i in current)
     sl_den = sum(i.sl_denominator for i in current)
     target = next((i.sl_target for i in current if i.sl_target is not None), None)
@@ -93,6 +95,8 @@ def _interval(record: QueueRecord) -> JSON | None:
         "abandoned": abandoned,
         "abandonRate": _ratio(abandoned, offered),
         "asaMs": _ratio(answered_sum, answered),
+        "handled": handled,
+        "ahtMs": _ratio(handled_sum, handled),
         "serviceLevel": _ratio(sl_num, sl_den),
         "serviceLevelTarget": target,
     }
@@ -128,4 +132,4 @@ def build_view(record: QueueRecord) -> QueueView:
         "interval": _interval(record),
         "updatedAt": iso_or_none(record.updated_at),
     }
-    return QueueView(record.queue_id, body, _encoder.encode(body))
+    return QueueView(record.queue_id, body, json_encode(body))
