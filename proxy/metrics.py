@@ -29,6 +29,19 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5),
             registry=r,
         )
+        self.component_restarts = Counter(
+            "queuecast_component_restarts", "Crashes of a supervised component, each followed by a restart",
+            ["component"], registry=r,
+        )
+        self.upstream_frames = Counter(
+            "queuecast_upstream_frames",
+            "Notifications frames by outcome (applied, control, invalid, ignored, unfollowed)",
+            ["outcome"], registry=r,
+        )
+        self.capped_waits = Counter(
+            "queuecast_platform_wait_capped", "Retry-After / inin-ratelimit-reset values capped at 300 s", ["header"],
+            registry=r,
+        )
         outcomes = ("applied", "duplicate", "stale", "ignored", "unsupported", "removed")
         self._outcomes: dict[str, Counter] = {outcome: self.events.labels(outcome) for outcome in outcomes}
 

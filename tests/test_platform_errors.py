@@ -254,8 +254,6 @@ async def test_delete_event_subscription_raises_other_errors() -> None:
     assert_no_secrets(info.value, rig)
 
 
-@pytest.mark.xfail(strict=True, reason="Platform._call copies the platform's error message verbatim; "
-                                       "see the redaction asked of proxy/upstream/platform.py")
 async def test_an_error_body_echoing_the_authorization_header_does_not_leak_the_token() -> None:
     def echo(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, json={"code": "bad.request",

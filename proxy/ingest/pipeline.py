@@ -1,9 +1,14 @@
-"""The ingest pipeline after validation: dedupe → topic filter → staleness → reducer → aggregator."""
+"""The ingest pipeline after validation: dedupe → topic filter → staleness → reducer → aggregator.
+
+:class:`Ingestor` is also the upstream's :class:`~proxy.upstream.sinks.ObservationSink` (structurally:
+ingest does not import upstream).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 import trio
 
@@ -58,12 +63,16 @@ class Ingestor:
         self._count(outcomes)
         return outcomes
 
-    def ingest_observations(self, observations: Iterable[QueueObservation]) -> Counter[str]:
+    def apply(self, observations: Iterable[QueueObservation]) -> Counter[str]:
         """Apply observations that need no dedupe (WebSocket frames, REST backfill)."""
         now = self._clock()
         outcomes: Counter[str] = Counter(self._apply(obs, now) for obs in observations)
         self._count(outcomes)
         return outcomes
+
+    def newest_time(self, queue_id: str) -> datetime | None:
+        """The newest platform time applied for ``queue_id`` (None: never seen)."""
+        return self._reducer.updated_at(queue_id)
 
     def remove_queue(self, queue_id: str) -> None:
         """A queue left the upstream's scope: forget it and tell the clients (``removed``).

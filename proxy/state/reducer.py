@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import replace
+from datetime import datetime
 
 from proxy.state.observation import ROUTING_STATUSES, IntervalObservation, QueueObservation, Unchanged
 from proxy.state.view import IntervalFigures, MediaRecord, QueueRecord, QueueView, build_view
@@ -37,6 +38,11 @@ class Reducer:
 
     def queue_ids(self) -> list[str]:
         return list(self._records)
+
+    def updated_at(self, queue_id: str) -> datetime | None:
+        """The newest observation time applied for ``queue_id`` (None: unknown queue)."""
+        record = self._records.get(queue_id)
+        return None if record is None else record.updated_at
 
     def apply(self, obs: QueueObservation) -> Outcome:
         record = self._records.get(obs.queue_id)
@@ -102,6 +108,8 @@ def _merge_interval(stored: IntervalFigures | None, seen: IntervalObservation) -
         answered=base.answered if seen.answered is None else seen.answered,
         answered_sum_ms=base.answered_sum_ms if seen.answered_sum_ms is None else seen.answered_sum_ms,
         abandoned=base.abandoned if seen.abandoned is None else seen.abandoned,
+        handled=base.handled if seen.handled is None else seen.handled,
+        handled_sum_ms=base.handled_sum_ms if seen.handled_sum_ms is None else seen.handled_sum_ms,
         sl_numerator=base.sl_numerator if seen.sl_numerator is None else seen.sl_numerator,
         sl_denominator=base.sl_denominator if seen.sl_denominator is None else seen.sl_denominator,
         sl_target=base.sl_target if seen.sl_target is None else seen.sl_target,

@@ -18,12 +18,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
-from proxy.errors import UpstreamError
+from proxy.errors import InvalidInput, UpstreamError
 from proxy.ingest.adapter import AggregateQueryResponse, from_backfill
-from proxy.ingest.pipeline import Ingestor
-from proxy.state.reducer import Reducer
-from proxy.timefmt import iso, parse_iso, utcnow
+from proxy.timefmt import iso, utcnow
 from proxy.upstream.platform import Platform
+from proxy.upstream.sinks import ObservationSink
 
 log = logging.getLogger("queuecast.upstream.backfill")
 
@@ -54,23 +53,12 @@ def aggregates_body(ids: list[str], *, around: datetime) -> dict[str, object]:
     start = around.replace(minute=around.minute - around.minute % 30, second=0, microsecond=0) - _HALF_HOUR
     end = start + 3 * _HALF_HOUR
     return {"interval": f"{iso(start)}/{iso(end)}", "granularity": "PT30M", "groupBy": ["queueId", "mediaType"],
-            "filter": _queue_filter(ids), "metrics": ["nOffered", "tAnswered", "tAbandon", "oServiceLevel"]}
-
-
-def _time_bases(reducer: Reducer, ids: Iterable[str]) -> dict[str, datetime]:
-    bases: dict[str, datetime] = {}
-    for qid in ids:
-        if qid in reducer:
-            updated = reducer.view(qid).body.get("updatedAt")
-            if isinstance(updated, str):
-                bases[qid] = parse_iso(updated)
-    return bases
+            "filter": _queue_filter(ids), "metrics": ["nOffered", "tAnswered", "tAbandon", "tHandle", "oServiceLevel"]}
 
 
 async def backfill(
     platform: Platform,
-    ingestor: Ingestor,
-    reducer: Reducer,
+    sink: ObservationSink,
     queue_ids: Iterable[str],
     *,
     names: Mapping[str, str] | None = None,
@@ -78,13 +66,15 @@ async def backfill(
 ) -> Counter[str]:
     """Fetch and apply the current state of ``queue_ids``; returns the ingest outcomes.
 
-    Raises :class:`~proxy.errors.UpstreamError` when the observations query fails; a failing
+    Raises :class:`~proxy.errors.UpstreamError` when the observations query fails or answers
+    something malformed (:class:`~proxy.errors.InvalidInput` is translated); a failing
     aggregates query (e.g. a missing ``analytics:conversationAggregate:view``) only loses the
     interval figures and is logged.
     """
     ids = list(dict.fromkeys(queue_ids))
     outcomes: Counter[str] = Counter()
-    all_bases = _time_bases(reducer, reducer.queue_ids())
+    times = {qid: sink.newest_time(qid) for qid in ids}
+    all_bases = {qid: t for qid, t in times.items() if t is not None}
     newest = max(all_bases.values(), default=None)
     fallback = newest + _MS if newest is not None else now()
     for chunk in _chunks(ids, QUERY_CHUNK):
@@ -100,7 +90,10 @@ async def backfill(
             base = bases.get(qid)
             return base + _MS if base is not None else fallback
 
-        outcomes += ingestor.ingest_observations(
-            from_backfill(observations, aggregates, observed_at=observed_at, names=names))
+        try:
+            translated = from_backfill(observations, aggregates, observed_at=observed_at, names=names)
+        except InvalidInput as exc:
+            raise UpstreamError(f"backfill: unusable answer at {exc.field}: {exc.problem}") from exc
+        outcomes += sink.apply(translated)
     log.info("backfill of %d queue(s): %s", len(ids), dict(outcomes))
     return outcomes

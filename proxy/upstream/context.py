@@ -1,25 +1,25 @@
-"""What every upstream mode shares: its configuration, the platform client, the token manager, and
-the one way to stop for good (:meth:`UpstreamContext.stop`, for a fatal ``AuthError``)."""
+"""What every upstream mode shares: its configuration, the platform client, the token manager, the
+sinks it reports into, and the one way to stop for good (:meth:`UpstreamContext.stop`, for a
+fatal ``AuthError``)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import trio
 
 from proxy.auth.token import TokenManager
-from proxy.errors import AuthError, UpstreamError
-from proxy.settings import DEFAULT_TOPICS, Secret, Settings
+from proxy.errors import AuthError, ConfigError, UpstreamError
+from proxy.settings import Secret, Settings
 from proxy.upstream.platform import Platform
-
-if TYPE_CHECKING:
-    from proxy.runtime import Runtime
+from proxy.upstream.sinks import Sinks
+from proxy.upstream.status import State, reason_of
 
 log = logging.getLogger("queuecast.upstream")
 
-OBSERVATIONS_TOPIC = "v2.analytics.queues.{id}.observations"
+Mode = Literal["eventbus", "notifications", "backfill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,31 +44,20 @@ class QueueChanges:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamConfig:
-    """The upstream's knobs. :meth:`from_settings` maps ``QC_*`` settings; the rest are tuning
-    defaults (tests shorten them)."""
+    """The upstream's knobs: the ``QC_*`` values come from :class:`Settings` (each default lives there,
+    once); the rest are tuning defaults that no variable sets (tests shorten them with ``replace``).
+
+    Raises :class:`~proxy.errors.ConfigError` when ``settings`` lack what an upstream needs
+    (``load_settings`` checks this for the environment already).
+    """
 
     #: ``backfill``: push-only (``QC_UPSTREAM=callback``) with credentials — seed and keep the queue list.
-    mode: Literal["eventbus", "notifications", "backfill"]
-    api_base: str
-    login_base: str
-    client_id: str
-    client_secret: Secret
-    #: Queue ids; empty = every queue the routing API lists.
-    queues: tuple[str, ...] = ()
-    #: Event Bus: this proxy's public base URL (the callback is ``<public_url>/api/v1/event-stream/callback``).
-    public_url: str | None = None
-    callback_secret: Secret | None = None
-    callback_api_key: Secret | None = None
-    callback_api_key_header: str = "X-Api-Key"
-    topics: tuple[str, ...] = DEFAULT_TOPICS
-    token_grace_s: float = 300.0
-    #: A socket with no heartbeat, pong or event this long is replaced (default 75 s).
-    heartbeat_timeout_s: float = 75.0
+    mode: Mode
+    settings: Settings
     #: ``{"message":"ping"}`` every this many seconds; default a third of the heartbeat timeout.
     ping_interval_s: float | None = None
     #: Event Bus: how often the subscription is checked (recreated if it vanished). Default 60 s.
     eventbus_check_s: float = 60.0
-    eventbus_cleanup: bool = False
     #: Reconnect / retry backoff: jittered exponential from ``backoff_initial_s`` to ``backoff_max_s``.
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 60.0
@@ -78,44 +67,58 @@ class UpstreamConfig:
     rate_limit_per_min: int = 300
     #: Topics per channel (the platform refuses more than 1,000).
     max_topics_per_channel: int = 1000
-    #: With ``queues`` empty: the routing API is asked again this often (default 300 s) for queues
+    #: With ``QC_QUEUES`` empty: the routing API is asked again this often (default 300 s) for queues
     #: created (followed and backfilled) or deleted (unsubscribed and removed from the board) since;
     #: 0 = discover at start only.
     rediscover_s: float = 300.0
 
+    def __post_init__(self) -> None:
+        s = self.settings
+        if s.api_base is None or s.login_base is None:
+            raise ConfigError("QC_REGION", "the upstream needs QC_REGION or QC_API_BASE and QC_LOGIN_BASE")
+        if s.client_id is None:
+            raise ConfigError("QC_CLIENT_ID", "required by the upstream")
+        if s.client_secret is None:
+            raise ConfigError("QC_CLIENT_SECRET", "required by the upstream (or QC_CLIENT_SECRET_FILE)")
+        if self.mode == "eventbus" and s.public_url is None:
+            raise ConfigError("QC_PUBLIC_URL", "required with QC_UPSTREAM=eventbus (the callback to register)")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UpstreamConfig:
+        """The upstream ``settings`` ask for: their ``QC_UPSTREAM``, or push-only seeding (``backfill``)."""
+        return cls(mode="backfill" if settings.upstream == "callback" else settings.upstream, settings=settings)
+
+    # The settings an upstream reads, non-optional once validated.
+    @property
+    def api_base(self) -> str:
+        return self.settings.api_base or ""
+
+    @property
+    def login_base(self) -> str:
+        return self.settings.login_base or ""
+
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id or ""
+
+    @property
+    def client_secret(self) -> Secret:
+        assert self.settings.client_secret is not None  # checked in __post_init__
+        return self.settings.client_secret
+
     @property
     def rediscovers(self) -> bool:
         """True when the followed queues come from the routing API and are re-listed periodically."""
-        return not self.queues and self.rediscover_s > 0
+        return not self.settings.queues and self.rediscover_s > 0
 
     @property
     def ping_s(self) -> float:
-        return self.ping_interval_s if self.ping_interval_s is not None else self.heartbeat_timeout_s / 3
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> UpstreamConfig:
-        """Raises ``ValueError`` when the settings lack what an upstream needs (``load_settings`` checks
-        this for the environment already)."""
-        if settings.api_base is None or settings.login_base is None or settings.client_id is None \
-                or settings.client_secret is None:
-            raise ValueError("upstream needs QC_REGION (or QC_API_BASE/QC_LOGIN_BASE), QC_CLIENT_ID, QC_CLIENT_SECRET")
-        mode = overrides.pop("mode", "backfill" if settings.upstream == "callback" else settings.upstream)
-        if mode not in ("eventbus", "notifications", "backfill"):
-            raise ValueError(f"no upstream to run in mode {mode!r}")
-        config = cls(
-            mode=mode, api_base=settings.api_base, login_base=settings.login_base, client_id=settings.client_id,
-            client_secret=settings.client_secret, queues=settings.queues, public_url=settings.public_url,
-            callback_secret=settings.callback_secret, callback_api_key=settings.callback_api_key,
-            callback_api_key_header=settings.callback_api_key_header, topics=settings.topics,
-            token_grace_s=settings.token_grace_s, heartbeat_timeout_s=settings.heartbeat_timeout_s,
-            eventbus_cleanup=settings.eventbus_cleanup,
-        )
-        return replace(config, **overrides)
+        return self.ping_interval_s if self.ping_interval_s is not None else self.settings.heartbeat_timeout_s / 3
 
 
 @dataclass(eq=False)
 class UpstreamContext:
-    runtime: Runtime
+    sinks: Sinks
     config: UpstreamConfig
     platform: Platform
     tokens: TokenManager
@@ -125,11 +128,13 @@ class UpstreamContext:
     component: Any = None
 
     def stop(self, exc: AuthError) -> None:
-        """A fatal error: the upstream stops (the proxy keeps serving) and the status says why."""
+        """A fatal error: the upstream stops (the proxy keeps serving) and the status says why: ``down``
+        when the upstream was the data source, ``degraded`` in push-only mode (deliveries still arrive)."""
         if self.fatal is None:
             self.fatal = exc
             log.error("upstream stopped: %s", exc)
-            self.runtime.status.set("down", f"upstream stopped: {exc}")
+            state: State = "degraded" if self.config.mode == "backfill" else "down"
+            self.sinks.status.report("upstream", state, reason_of(exc), f"upstream stopped: {exc}")
         self.cancel_scope.cancel()
 
     async def discover(self) -> tuple[list[str], dict[str, str]]:
@@ -137,6 +142,7 @@ class UpstreamContext:
 
         Raises :class:`~proxy.errors.UpstreamError` when the listing fails and ``QC_QUEUES`` is empty.
         """
+        configured = self.config.settings.queues
         names: dict[str, str] = {}
         try:
             names = {q.id: q.name for q in await self.platform.list_queues() if q.name}
@@ -144,11 +150,11 @@ class UpstreamContext:
         except AuthError:
             raise
         except UpstreamError as exc:  # names are optional when the queues are configured
-            if not self.config.queues:
+            if not configured:
                 raise
             log.warning("queue names unavailable (%s); showing queue ids", exc)
             listed = []
-        ids = list(self.config.queues) or listed
+        ids = list(configured) or listed
         return ids, names
 
     async def rediscover(self, ids: list[str], names: dict[str, str]) -> tuple[list[str], QueueChanges]:

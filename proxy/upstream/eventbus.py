@@ -23,13 +23,14 @@ from typing import Any
 import trio
 
 from proxy.auth.backoff import Backoff
+from proxy.contract import CALLBACK_PATH, OBSERVATIONS_TOPIC, observation_topic
 from proxy.errors import AuthError, UpstreamError
 from proxy.upstream.backfill import backfill
-from proxy.upstream.context import OBSERVATIONS_TOPIC, QueueChanges, UpstreamContext
+from proxy.upstream.context import QueueChanges, UpstreamContext
+from proxy.upstream.status import PUSH, reason_of
 
 log = logging.getLogger("queuecast.upstream.eventbus")
 
-CALLBACK_PATH = "/api/v1/event-stream/callback"
 DESCRIPTION = "queuecast proxy"
 
 
@@ -38,7 +39,7 @@ def subscription_topics(allowlist: tuple[str, ...], queue_ids: list[str]) -> lis
     if exact:
         return exact
     if OBSERVATIONS_TOPIC in allowlist:
-        return [OBSERVATIONS_TOPIC.replace("{id}", qid) for qid in queue_ids]
+        return [observation_topic(qid) for qid in queue_ids]
     return []
 
 
@@ -54,23 +55,22 @@ class EventBusUpstream:
     def __init__(self, ctx: UpstreamContext) -> None:
         self._ctx = ctx
         cfg = ctx.config
-        if not cfg.public_url:
-            raise ValueError("eventbus mode needs a public URL (QC_PUBLIC_URL)")
-        self.callback_url = cfg.public_url.rstrip("/") + CALLBACK_PATH
-        self.description = f"{DESCRIPTION} {cfg.public_url.rstrip('/')}"
+        public_url = (cfg.settings.public_url or "").rstrip("/")  # required in this mode (UpstreamConfig)
+        self.callback_url = public_url + CALLBACK_PATH
+        self.description = f"{DESCRIPTION} {public_url}"
         self.subscription_id: str | None = None
         self.created = 0
         self._backoff = Backoff(initial_s=cfg.backoff_initial_s, max_s=cfg.backoff_max_s)
 
     def _body(self, topics: list[str]) -> dict[str, Any]:
-        cfg = self._ctx.config
+        settings = self._ctx.config.settings
         body: dict[str, Any] = {"callbackUrl": self.callback_url, "description": self.description,
                                 "topics": topics}
-        if cfg.callback_secret is not None:
-            body["secret"] = cfg.callback_secret.reveal()  # sent to the platform only, to sign deliveries
-        if cfg.callback_api_key is not None:
-            body["apiKey"] = cfg.callback_api_key.reveal()
-            body["apiKeyHeader"] = cfg.callback_api_key_header
+        if settings.callback_secret is not None:
+            body["secret"] = settings.callback_secret.reveal()  # sent to the platform only, to sign deliveries
+        if settings.callback_api_key is not None:
+            body["apiKey"] = settings.callback_api_key.reveal()
+            body["apiKeyHeader"] = settings.callback_api_key_header
         return body
 
     async def ensure(self, topics: list[str]) -> bool:
@@ -94,9 +94,12 @@ class EventBusUpstream:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
-        status = self._ctx.runtime.status
+        status = self._ctx.sinks.status
         cfg = self._ctx.config
-        rt = self._ctx.runtime
+        sink = self._ctx.sinks.observations
+        platform = self._ctx.platform
+        status.report("subscription", "down", "connecting")
+        status.report(PUSH, "degraded", "waiting")  # until the first delivery
         queue_ids: list[str] | None = None
         names: dict[str, str] = {}
         changes = QueueChanges([], [], [])
@@ -111,23 +114,21 @@ class EventBusUpstream:
                         rediscover_at = trio.current_time() + cfg.rediscover_s
                         queue_ids, found = await self._ctx.rediscover(queue_ids, names)
                         changes = _merge(changes, found)
-                    topics = subscription_topics(cfg.topics, queue_ids)
+                    topics = subscription_topics(cfg.settings.topics, queue_ids)
                     if not topics:
-                        status.set("down", "no topics to subscribe: check QC_TOPICS")
+                        status.report("subscription", "down", "no_topics", "no topics to subscribe: check QC_TOPICS")
                         return
                     for qid in changes.added:
-                        rt.ingestor.follow_queue(qid)
+                        sink.follow_queue(qid)
                     if await self.ensure(topics):
-                        await backfill(self._ctx.platform, rt.ingestor, rt.reducer, queue_ids, names=names)
+                        await backfill(platform, sink, queue_ids, names=names)
                     elif changes.added or changes.renamed:
-                        await backfill(self._ctx.platform, rt.ingestor, rt.reducer,
-                                       [*changes.added, *changes.renamed], names=names)
+                        await backfill(platform, sink, [*changes.added, *changes.renamed], names=names)
                     for qid in changes.removed:
-                        rt.ingestor.remove_queue(qid)
+                        sink.remove_queue(qid)
                     changes = QueueChanges([], [], [])
                     self._backoff.reset()
-                    if status.state == "down":
-                        status.set("degraded", "event bus subscription active; waiting for deliveries")
+                    status.report("subscription", "live")
                     delay = min(cfg.eventbus_check_s, max(0.0, rediscover_at - trio.current_time()))
                 except AuthError as exc:
                     if exc.fatal:
@@ -143,11 +144,12 @@ class EventBusUpstream:
     def _failed(self, exc: Exception) -> float:
         delay = self._backoff.next()
         log.warning("event bus subscription check failed (%s); retrying in %.1f s", exc, delay)
-        self._ctx.runtime.status.set("degraded" if self.subscription_id else "down", f"event bus: {exc}")
+        self._ctx.sinks.status.report("subscription", "degraded" if self.subscription_id else "down",
+                                      reason_of(exc), f"event bus: {exc}")
         return delay
 
     async def _cleanup(self) -> None:
-        if not (self._ctx.config.eventbus_cleanup and self.subscription_id and self._ctx.fatal is None):
+        if not (self._ctx.config.settings.eventbus_cleanup and self.subscription_id and self._ctx.fatal is None):
             return
         with trio.CancelScope(shield=True), trio.move_on_after(5):
             try:

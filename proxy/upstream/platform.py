@@ -55,6 +55,12 @@ class _ErrorBody(msgspec.Struct):
     code: str = ""
 
 
+def _redact(text: str, request: httpx.Request) -> str:
+    """The platform may echo what it was sent; a bearer token never goes into an error text."""
+    token = request.headers.get("authorization", "").partition(" ")[2]
+    return text.replace(token, "<token>") if token else text
+
+
 class Platform:
     """Typed platform calls over ``http`` (which must carry :class:`PlatformAuth`)."""
 
@@ -73,6 +79,7 @@ class Platform:
             err = msgspec.json.decode(response.content, type=_ErrorBody)
         except msgspec.DecodeError:
             err = _ErrorBody()
+        err = _ErrorBody(message=_redact(err.message, response.request), code=_redact(err.code, response.request))
         if response.status_code == 429:
             raise RateLimited(retry_after_s(response.headers))
         if response.status_code == 401:

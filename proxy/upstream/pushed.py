@@ -33,27 +33,26 @@ class PushedUpstream:
         self.queue_ids: list[str] = []
 
     async def run(self) -> None:
-        ctx, cfg, rt = self._ctx, self._ctx.config, self._ctx.runtime
+        ctx, cfg, sink = self._ctx, self._ctx.config, self._ctx.sinks.observations
         names: dict[str, str] = {}
         seeded = False
         while True:
             try:
                 if not seeded:
                     self.queue_ids, names = await ctx.discover()
-                    await backfill(ctx.platform, rt.ingestor, rt.reducer, self.queue_ids, names=names)
+                    await backfill(ctx.platform, sink, self.queue_ids, names=names)
                     self.backfills += 1
                     seeded = True
                     log.info("board seeded with %d queue(s); deliveries arrive by push", len(self.queue_ids))
                 else:
                     self.queue_ids, changes = await ctx.rediscover(self.queue_ids, names)
                     for queue_id in changes.added:
-                        rt.ingestor.follow_queue(queue_id)
+                        sink.follow_queue(queue_id)
                     if changes.added or changes.renamed:
-                        await backfill(ctx.platform, rt.ingestor, rt.reducer, [*changes.added, *changes.renamed],
-                                       names=names)
+                        await backfill(ctx.platform, sink, [*changes.added, *changes.renamed], names=names)
                         self.backfills += 1
                     for queue_id in changes.removed:
-                        rt.ingestor.remove_queue(queue_id)
+                        sink.remove_queue(queue_id)
                 self._backoff.reset()
                 if not cfg.rediscovers:
                     return

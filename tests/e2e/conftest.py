@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,12 +12,12 @@ import httpx
 import pytest
 import trio
 
-from proxy.settings import Secret
-from proxy.upstream.context import UpstreamConfig, UpstreamContext
+from proxy.settings import Secret, Settings
+from proxy.upstream.context import Mode, UpstreamConfig, UpstreamContext
 from proxy.upstream.runner import run_upstream
 from simulator.server import serve as serve_simulator
 from simulator.settings import SimSettings
-from tests.conftest import RunningProxy
+from tests.conftest import RunningProxy, proxy_settings
 
 
 @dataclass
@@ -38,18 +39,25 @@ async def start_sim(nursery: trio.Nursery) -> StartSim:
         return RunningSim(url, settings)
 
     return start
-def upstream_config(sim_url: str, sim: SimSettings, **overrides: Any) -> UpstreamConfig:
-    base: dict[str, Any] = {
-        "mode": "notifications", "api_base": sim_url, "login_base": sim_url, "client_id": sim.client_id,
-        "client_secret": Secret(sim.client_secret), "heartbeat_timeout_s": 5.0, "backoff_initial_s": 0.05,
-        "backoff_max_s": 0.5, "http_timeout_s": 5.0,
+_SETTINGS_FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def upstream_config(sim_url: str, sim: SimSettings, *, mode: Mode = "notifications",
+                    **overrides: Any) -> UpstreamConfig:
+    """An upstream against the simulator; ``overrides`` are :class:`Settings` fields (``queues``,
+    ``public_url``, ...) or :class:`UpstreamConfig` tuning fields (``rediscover_s``, ...)."""
+    settings: dict[str, Any] = {
+        "api_base": sim_url, "login_base": sim_url, "client_id": sim.client_id,
+        "client_secret": Secret(sim.client_secret), "heartbeat_timeout_s": 5.0,
     }
-    base.update(overrides)
-    return UpstreamConfig(**base)
+    tuning: dict[str, Any] = {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "http_timeout_s": 5.0}
+    for key, value in overrides.items():
+        (settings if key in _SETTINGS_FIELDS else tuning)[key] = value
+    return UpstreamConfig(mode=mode, settings=proxy_settings(**settings), **tuning)
 
 
 async def start_upstream(nursery: trio.Nursery, proxy: RunningProxy, config: UpstreamConfig) -> UpstreamContext:
-    ctx: UpstreamContext = await nursery.start(functools.partial(run_upstream, proxy.runtime, config=config))
+    ctx: UpstreamContext = await nursery.start(run_upstream, proxy.runtime.sinks(), config)
     return ctx
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator
 
 import httpx
@@ -78,7 +77,7 @@ async def test_subscription_is_deleted_on_clean_shutdown_when_configured(
     config = upstream_config(sim.url, sim.settings, mode="eventbus", public_url=proxy.url,
                              callback_secret=Secret(SECRET), eventbus_cleanup=True)
     async with trio.open_nursery() as nursery:
-        ctx = await nursery.start(functools.partial(run_upstream, proxy.runtime, config=config))
+        ctx = await nursery.start(run_upstream, proxy.runtime.sinks(), config)
         await wait_until(lambda: _is(getattr(ctx.component, "created", 0), 1))
         assert await _subscriptions(views) == 1
         nursery.cancel_scope.cancel()

@@ -43,13 +43,16 @@ async def test_bad_credentials_stop_the_seeding_but_not_the_proxy(
     sim = await start_sim(queues=2)
     proxy = await start_proxy(api_base=sim.url, login_base=sim.url, client_id=sim.settings.client_id,
                               client_secret=Secret("not-the-secret-xyz"))
+    status = proxy.runtime.status
     with trio.fail_after(10):
-        while "upstream stopped" not in proxy.runtime.status.detail:  # noqa: ASYNC110  # set by the upstream task
+        while status.sources().get("upstream") != ("degraded", "credentials"):  # noqa: ASYNC110  # upstream task
             await trio.sleep(0.05)
-    assert "invalid_client" in proxy.runtime.status.detail
+    assert "invalid_client" in status.last_detail and "upstream stopped" in status.last_detail
     assert "not-the-secret-xyz" not in caplog.text
     async with httpx.AsyncClient(base_url=proxy.url, timeout=5) as client:
         r = await post_callback(client, envelope("q-pushed", oWaiting=1))
         assert r.status_code == 200
-        assert proxy.runtime.status.state == "live"  # deliveries still say the data is live
+        # deliveries are live; the failed seeding keeps the board honest: degraded, for the credentials
+        assert status.sources()["deliveries"] == ("live", "")
+        assert (status.state, status.reason) == ("degraded", "credentials")
 

@@ -1,0 +1,52 @@
+"""What the upstream may touch of the proxy: narrow sinks, handed down by whoever wires it.
+
+No upstream module imports the runtime: observations go into an :class:`ObservationSink` (the
+ingest pipeline implements it), health into a :class:`~proxy.upstream.status.StatusSink`, and
+counts into plain callables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from proxy.state.observation import QueueObservation
+from proxy.upstream.status import StatusSink
+
+#: What became of one Notifications frame (``queuecast_upstream_frames_total{outcome}``).
+FrameOutcome = Literal["applied", "control", "invalid", "ignored", "unfollowed"]
+
+
+class ObservationSink(Protocol):
+    def apply(self, observations: Iterable[QueueObservation]) -> Counter[str]:
+        """Apply observations that need no dedupe (WebSocket frames, REST answers); returns outcomes."""
+        ...
+
+    def newest_time(self, queue_id: str) -> datetime | None:
+        """The newest platform time applied for ``queue_id`` (None: never seen)."""
+        ...
+
+    def remove_queue(self, queue_id: str) -> None:
+        """The queue left the upstream's scope: off the board, and late events for it are dropped."""
+        ...
+
+    def follow_queue(self, queue_id: str) -> None:
+        """The queue is (again) in scope: its events are applied."""
+        ...
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sinks:
+    observations: ObservationSink
+    status: StatusSink
+    #: Called once per Notifications frame with its :data:`FrameOutcome`.
+    count_frame: Callable[[FrameOutcome], None] = _ignore
+    #: Called when a ``Retry-After``/``inin-ratelimit-reset`` was capped (argument: the header).
+    count_capped: Callable[[str], None] = _ignore
