@@ -1,15 +1,19 @@
-"""The proxy's runtime: the one object that owns state, hub and ingest for an app.
+"""The proxy's runtime: the one object that wires state, hub, ingest and upstream for an app.
 
-Built by :func:`build_runtime` from :class:`~proxy.settings.Settings`; its long-lived loops run
-in :meth:`Runtime.serve`, which the app starts in its lifespan nursery.
+Built by :func:`build_runtime` from :class:`~proxy.settings.Settings`. Its long-lived components
+(aggregator, status watchdog, keepalive ticker, upstream) run in :meth:`Runtime.serve` under the
+:class:`~proxy.supervisor.Supervisor`'s restart policy; :meth:`Runtime.readiness` answers from
+what is true now (components up, upstream not down, broker attached).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
+from proxy.hub.broker import Broker
 from proxy.hub.memory_broker import MemoryBroker
 from proxy.ingest.dedupe import Deduper
 from proxy.ingest.pipeline import Ingestor
@@ -19,6 +23,10 @@ from proxy.metrics import Metrics
 from proxy.settings import Settings
 from proxy.state.aggregator import Aggregator
 from proxy.state.reducer import Reducer
+from proxy.supervisor import RestartPolicy, Supervisor
+from proxy.upstream.context import UpstreamConfig
+from proxy.upstream.runner import run_upstream
+from proxy.upstream.sinks import Sinks
 from proxy.upstream.status import StatusTracker
 
 
@@ -27,42 +35,78 @@ class Runtime:
     settings: Settings
     metrics: Metrics
     reducer: Reducer
-    broker: MemoryBroker
+    broker: Broker
     aggregator: Aggregator
     ingestor: Ingestor
     topics: TopicFilter
     auth: CallbackAuth
     status: StatusTracker
-    ready: bool = False
+    supervisor: Supervisor
+    #: Names of the components :meth:`serve` runs (for readiness).
+    components: tuple[str, ...] = ()
+
+    @property
+    def upstream_config(self) -> UpstreamConfig | None:
+        """The upstream these settings ask for (None: push only, without platform credentials)."""
+        s = self.settings
+        if s.upstream == "callback" and not s.has_platform_credentials:
+            return None
+        return UpstreamConfig.from_settings(s)
+
+    def sinks(self) -> Sinks:
+        """What an upstream may touch: the ingest pipeline, the status tracker, two counters."""
+        m = self.metrics
+        return Sinks(observations=self.ingestor, status=self.status,
+                     count_frame=lambda outcome: m.upstream_frames.labels(outcome).inc(),
+                     count_capped=lambda header: m.capped_waits.labels(header).inc())
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the aggregator and the status watchdog (and, later, the upstream) until cancelled."""
-        async with trio.open_nursery() as nursery:
-            await nursery.start(self.aggregator.serve)
-            await nursery.start(self.status.watch)
-            nursery.start_soon(self._keepalive_ticker)
-            if self.settings.upstream != "callback" or self.settings.has_platform_credentials:
-                from proxy.upstream.runner import run_upstream  # only with an upstream
+        """Run every component under the supervisor until cancelled.
 
-                await nursery.start(run_upstream, self)
-            self.ready = True
+        Raises :class:`~proxy.errors.CrashLoop` when one keeps crashing (the process should stop).
+        """
+        run = self.supervisor.run
+        upstream = self.upstream_config
+        self.components = ("aggregator", "status-watchdog", "keepalive", *(("upstream",) if upstream else ()))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run, "aggregator", self.aggregator.serve)
+            await nursery.start(run, "status-watchdog", self.status.watch)
+            await nursery.start(run, "keepalive", self._keepalive_ticker)
+            if upstream is not None:
+                await nursery.start(run, "upstream", run_upstream, self.sinks(), upstream)
             task_status.started()
 
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when every component runs (or finished cleanly), the broker is attached and — with
+        a pulled upstream — the upstream is not ``down``. The body names what is not."""
+        problems: list[str] = []
+        states = {name: self.supervisor.state(name) for name in self.components}
+        if not self.components:
+            problems.append("starting")
+        problems += [f"component {name} {state}" for name, state in states.items() if state in ("starting", "down")]
+        if not self.broker.attached:
+            problems.append("broker detached")
+        if self.settings.upstream != "callback" and self.status.state == "down":
+            problems.append(f"upstream down ({self.status.reason})")
+        body = {"status": "not_ready" if problems else "ready", "problems": problems, "components": states,
+                "upstream": self.status.state}
+        return not problems, body
 
-    async def _keepalive_ticker(self) -> None:
+    async def _keepalive_ticker(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """One timer for every stream: a keepalive goes out after ``keepalive_s`` (+ at most a quarter) of silence."""
         idle_s = self.settings.keepalive_s
         period = min(idle_s / 4, 1.0)
+        task_status.started()
         while True:
             await trio.sleep(period)
             self.broker.keepalive(trio.current_time(), idle_s)
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, policy: RestartPolicy | None = None) -> Runtime:
     metrics = Metrics()
     reducer = Reducer()
     broker = MemoryBroker(ring_size=settings.ring_size, ring_max_views=settings.ring_max_views)
-    aggregator = Aggregator(reducer, broker, window_s=settings.aggregate_s, metrics=metrics)
+    aggregator = Aggregator(reducer, broker.publish, window_s=settings.aggregate_s, metrics=metrics)
     status = StatusTracker(stale_after_s=settings.stale_after_s, publish=broker.set_status)
     ingestor = Ingestor(
         reducer=reducer,
@@ -85,4 +129,6 @@ def build_runtime(settings: Settings) -> Runtime:
             api_key_header=settings.callback_api_key_header,
         ),
         status=status,
+        supervisor=Supervisor(policy=policy or RestartPolicy(),
+                              on_restart=lambda name: metrics.component_restarts.labels(name).inc()),
     )

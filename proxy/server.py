@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import socket
@@ -13,6 +12,7 @@ from hypercorn.config import Config, Sockets
 from hypercorn.trio.run import worker_serve
 from hypercorn.utils import wrap_app
 
+from proxy.errors import CrashLoop
 from proxy.http.app import create_app
 from proxy.runtime import Runtime, build_runtime
 from proxy.settings import Settings
@@ -46,8 +46,10 @@ async def serve(
 ) -> None:
     """Run the proxy until ``shutdown_trigger`` returns (or until cancelled).
 
-    Reports the base URL (``http://host:port``) through ``task_status`` once bound. On shutdown,
-    every stream is ended cleanly first, so Hypercorn's graceful close does not wait on them.
+    Reports the base URL (``http://host:port``) through ``task_status`` once bound. The runtime's
+    components run beside Hypercorn (not in the app's lifespan, where a crash would only be logged):
+    a :class:`~proxy.errors.CrashLoop` stops the server and is raised from here. On shutdown, every
+    stream is ended cleanly first, so Hypercorn's graceful close does not wait on them.
     """
     rt = runtime or build_runtime(settings)
     app = create_app(settings, rt)
@@ -59,17 +61,26 @@ async def serve(
 
     config = hypercorn_config(settings.host, settings.port)
     sockets = listening_sockets(config, user_timeout_s=settings.client_stall_s)
-    async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(
-            functools.partial(
-                worker_serve,
-                wrap_app(app, config.wsgi_max_body_size, None),
-                config,
-                sockets=sockets,
-                shutdown_trigger=_shutdown,
-            )
-        )
-        task_status.started(binds[0])
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(rt.serve)
+
+            async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
+                await worker_serve(wrap_app(app, config.wsgi_max_body_size, None), config, sockets=sockets,
+                                   shutdown_trigger=_shutdown, task_status=task_status)
+                nursery.cancel_scope.cancel()  # Hypercorn is done: so are the components
+
+            binds: list[str] = await nursery.start(http)
+            task_status.started(binds[0])
+    except BaseExceptionGroup as group:
+        crash = group.subgroup(CrashLoop)
+        if crash is None:
+            raise
+        leaf: BaseException = crash
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        log.critical("stopping: %s", leaf)
+        raise leaf from None
 
 
 def listening_sockets(config: Config, *, user_timeout_s: float) -> Sockets:

@@ -57,28 +57,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_trio(prog: str, fn: Callable[..., Awaitable[None]], *args: object, hint: str) -> int:
-    """``trio.run(fn, *args)`` for a command: Ctrl-C is a clean exit, an OS error (port in use, ...) one line."""
+    """``trio.run(fn, *args)`` for a command: Ctrl-C is a clean exit; an OS error (port in use, ...) is
+    one line and exit 1; a component crash loop (the proxy's supervisor gave up) one line and exit 3."""
     import trio
+
+    from proxy.errors import CrashLoop
 
     try:
         trio.run(fn, *args)
     except KeyboardInterrupt:
         return 0
-    except BaseExceptionGroup as group:  # trio nurseries wrap what their tasks raise
-        if group.subgroup(KeyboardInterrupt) is not None:
+    except (BaseExceptionGroup, OSError, CrashLoop) as raised:  # trio nurseries wrap what their tasks raise
+        if isinstance(raised, BaseExceptionGroup) and raised.subgroup(KeyboardInterrupt) is not None:
             return 0  # a second Ctrl-C during shutdown
-        found = group.subgroup(OSError)
-        if found is None:
+        crash = _first(raised, CrashLoop)
+        if crash is not None:
+            print(f"{prog}: stopping: {crash}", file=sys.stderr)
+            return 3
+        failed = _first(raised, OSError)
+        if failed is None:
             raise
-        first: BaseException = found
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        print(f"{prog}: {first} ({hint})", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"{prog}: {exc} ({hint})", file=sys.stderr)
+        print(f"{prog}: {failed} ({hint})", file=sys.stderr)
         return 1
     return 0
+
+
+def _first(raised: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first ``kind`` in ``raised`` (itself, or the leaf of an exception group)."""
+    if isinstance(raised, BaseExceptionGroup):
+        found = raised.subgroup(kind)
+        if found is None:
+            return None
+        leaf: BaseException = found
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        return leaf
+    return raised if isinstance(raised, kind) else None
 
 
 def configure_logging(level: str) -> None:

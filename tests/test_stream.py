@@ -161,13 +161,13 @@ async def test_shutdown_ends_streams_cleanly(start_proxy):
 
 
 async def test_aggregator_sends_one_frame_per_window_carrying_every_changed_queue(start_proxy):
-    p = await start_proxy(aggregate_ms=300)
+    """Timing is pinned on a mock clock in test_aggregator.py; here the frames' contents over HTTP."""
+    p = await start_proxy(aggregate_ms=2000)
     async with httpx.AsyncClient(base_url=p.url, timeout=httpx.Timeout(5, read=None)) as c:
         async with open_stream(c) as (_, reader):
             await reader.next()
-            await post_callback(c, envelope("q0", oWaiting=1))  # isolated: leading edge, at once
-            with trio.fail_after(0.25):
-                _, first = await reader.next_json()
+            await post_callback(c, envelope("q0", oWaiting=1))  # isolated: leading edge, alone
+            _, first = await reader.next_json()
             assert list(first["queues"]) == ["q0"]
             for i in range(1, 6):
                 await post_callback(c, envelope(f"q{i}", oWaiting=i))
@@ -184,3 +184,30 @@ async def test_reader_helper_is_strict_about_status_events():
         yield ServerSentEvent(event="delta", data='{"x": 1}')
 
     assert (await SSEReader(events()).next()).event == "delta"
+
+
+async def test_a_stream_closed_while_its_headers_are_sent_ends_cleanly():
+    """Shutdown (or a stall) can close a subscriber while ``send(start)`` is awaited: the handler ends
+    without raising, and the disconnect is counted under that reason."""
+    from proxy.http.cors import CorsPolicy
+    from proxy.http.stream import StreamEndpoint
+    from proxy.runtime import build_runtime
+    from tests.conftest import proxy_settings
+
+    rt = build_runtime(proxy_settings())
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.start":
+            rt.broker.close_all("shutdown")
+            await trio.sleep(0)
+
+    async def receive():
+        await trio.sleep_forever()
+
+    scope = {"type": "http", "method": "GET", "headers": [], "query_string": b"", "path": "/dashboard-stream"}
+    with trio.fail_after(2):
+        await StreamEndpoint(rt, CorsPolicy(()))(scope, receive, send)
+    assert sent[0]["status"] == 200 and rt.broker.subscriber_count == 0
+    assert 'queuecast_sse_disconnects_total{reason="shutdown"} 1.0' in rt.metrics.render().decode()

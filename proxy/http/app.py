@@ -10,28 +10,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from proxy.contract import CALLBACK_PATH, STREAM_PATH, json_encode
 from proxy.http.asgi import Receive, Scope, Send, respond
-from proxy.http.callback import CALLBACK_PATH, CallbackEndpoint
+from proxy.http.callback import CallbackEndpoint
 from proxy.http.cors import CorsPolicy
-from proxy.http.stream import STREAM_PATH, StreamEndpoint
+from proxy.http.stream import StreamEndpoint
 from proxy.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from proxy.runtime import Runtime, build_runtime
+
+__all__ = ["CALLBACK_PATH", "STREAM_PATH", "create_app"]
 from proxy.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-_encode = msgspec.json.Encoder().encode
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(_encode(body), status=status, content_type="application/json", headers=headers)
+    return Response(json_encode(body), status=status, content_type="application/json", headers=headers)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
-    """Build the app; its lifespan nursery runs the runtime's loops (aggregator, watchdog, upstream)."""
+    """Build the app. It only translates HTTP: the runtime's components run beside it (``server.serve``)."""
     rt = runtime or build_runtime(settings)
     app = QuartTrio(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no Quart route takes a body; the callback has its own limit
@@ -41,10 +42,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
     cors = CorsPolicy(settings.cors_origins)
     stream = StreamEndpoint(rt, cors)
     callback = CallbackEndpoint(rt, cors.response_headers)
-
-    @app.before_serving
-    async def _start() -> None:
-        await app.nursery.start(rt.serve)
 
     @app.after_request
     async def _cors(response: Response) -> Response:
@@ -62,9 +59,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        if not rt.ready:
-            return _json(503, {"status": "starting"})
-        return _json(200, {"status": "ready", "upstream": rt.status.state})
+        ready, body = rt.readiness()
+        return _json(200 if ready else 503, body)
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -8,19 +8,22 @@ validate the whole body (400 naming the field, nothing applied) → apply (200 w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import msgspec
-
+from proxy.contract import json_encode as _encode
 from proxy.errors import InvalidInput
 from proxy.http.asgi import Receive, Scope, Send, header_map, respond
 from proxy.ingest.envelope import parse_callback
 from proxy.runtime import Runtime
 
-CALLBACK_PATH = "/api/v1/event-stream/callback"
-_encode = msgspec.json.Encoder().encode
 _JSON = ("Content-Type", "application/json")
+#: The CORS headers of a response, given the request's ``Origin``.
+CorsHeaders = Callable[[str | None], list[tuple[str, str]]]
+
+
+class _Disconnected(Exception):
+    """The client went away before its body was read: nothing to answer, nothing applied."""
 
 
 def _error(status: int, error: str, message: str, **extra: Any) -> tuple[int, bytes]:
@@ -28,7 +31,8 @@ def _error(status: int, error: str, message: str, **extra: Any) -> tuple[int, by
 
 
 def handle_callback(rt: Runtime, raw: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
-    """Authenticate, validate and apply one callback body; returns (status, JSON body). Pure of I/O."""
+    """Authenticate, validate and apply one callback body; returns (status, JSON body). No network I/O:
+    it applies the events to the runtime synchronously."""
     reason = rt.auth.check(raw, headers)
     if reason is not None:
         return _error(401, "unauthorized", reason)
@@ -44,7 +48,7 @@ def handle_callback(rt: Runtime, raw: bytes, headers: Mapping[str, str]) -> tupl
 
 
 class CallbackEndpoint:
-    def __init__(self, runtime: Runtime, cors_headers: Any) -> None:
+    def __init__(self, runtime: Runtime, cors_headers: CorsHeaders) -> None:
         self._rt = runtime
         self._cors = cors_headers
 
@@ -56,7 +60,11 @@ class CallbackEndpoint:
         if scope["method"] != "POST":
             await respond(send, 405, [("Allow", "POST"), *extra], b'{"error":"method_not_allowed"}')
             return
-        status, body = await self._read_and_handle(receive, headers, limit)
+        try:
+            status, body = await self._read_and_handle(receive, headers, limit)
+        except _Disconnected:
+            rt.metrics.callbacks.labels("disconnected").inc()
+            return
         rt.metrics.callbacks.labels(str(status)).inc()
         await respond(send, status, extra, body)
 
@@ -70,7 +78,7 @@ class CallbackEndpoint:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return 400, b'{"error":"disconnected"}'  # nobody reads this; nothing was applied
+                raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

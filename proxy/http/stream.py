@@ -11,13 +11,12 @@ from urllib.parse import parse_qs
 
 import trio
 
+from proxy.errors import SubscriberClosed
 from proxy.http.asgi import Receive, Scope, Send, header_map, respond
 from proxy.http.cors import CorsPolicy
-from proxy.http.sse import encode_retry
-from proxy.hub.subscriber import Subscriber, SubscriberClosed
+from proxy.hub.subscriber import Subscriber
 from proxy.runtime import Runtime
-
-STREAM_PATH = "/dashboard-stream"
+from proxy.sse import encode_retry
 
 
 class StreamEndpoint:
@@ -67,7 +66,10 @@ class StreamEndpoint:
         finally:
             rt.broker.detach(subscriber)
             rt.metrics.clients.dec()
-            rt.metrics.disconnects.labels(subscriber.closed_reason or "client").inc()
+            # A client that fell behind (its frames were coalesced) and whose connection then ended was cut
+            # by TCP_USER_TIMEOUT or by its own give-up: either way it is counted as stalled, not as a normal leave.
+            reason = subscriber.closed_reason or ("stalled" if subscriber.coalesced else "client")
+            rt.metrics.disconnects.labels(reason).inc()
 
     async def _pump(self, subscriber: Subscriber, send: Send) -> str:
         """Write frames until the subscriber is closed; returns why the stream ended.
@@ -77,21 +79,21 @@ class StreamEndpoint:
         and by its mailbox's stall rule; keepalives come from the broker's one shared ticker.
         """
         settings = self._rt.settings
-        # ``retry:`` rides in the first event's block: a block with no data dispatches nothing in
-        # browsers, but some client libraries surface it as an empty event.
-        chunks = subscriber.drain()
-        retry = encode_retry(settings.retry_ms)
-        chunks = [retry[:-1] + chunks[0], *chunks[1:]] if chunks else [retry]
-        while True:
-            await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
-            chunks = []  # hold nothing while idle
-            try:
+        try:
+            # ``retry:`` rides in the first event's block: a block with no data dispatches nothing in
+            # browsers, but some client libraries surface it as an empty event.
+            chunks = subscriber.drain()  # the subscriber may be closed already (shutdown during send(start))
+            retry = encode_retry(settings.retry_ms)
+            chunks = [retry[:-1] + chunks[0], *chunks[1:]] if chunks else [retry]
+            while True:
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+                chunks = []  # hold nothing while idle
                 chunks = await subscriber.next()
-            except SubscriberClosed as closed:
-                if closed.reason != "stalled":
-                    with trio.move_on_after(1):
-                        await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return closed.reason
+        except SubscriberClosed as closed:
+            if closed.reason != "stalled":
+                with trio.move_on_after(1):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return closed.reason
 
 
 async def _watch_disconnect(receive: Receive, scope: trio.CancelScope) -> None:

@@ -16,16 +16,16 @@ lives here, so a correction lands in one module:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec import UnsetType
 
 from proxy.errors import InvalidInput
+from proxy.ingest import values
 from proxy.ingest.wire import DataIn, Instant, MetricIn, ObservationsBody, QueueStateIn
 from proxy.state.observation import UNCHANGED, IntervalObservation, QueueObservation, Unchanged
-from proxy.timefmt import parse_iso
 
 T = TypeVar("T")
 
@@ -34,13 +34,19 @@ def _opt(value: T | UnsetType) -> T | None:
     return None if isinstance(value, UnsetType) else value
 
 
-def from_queue_state(state: QueueStateIn) -> QueueObservation:
-    """The queue-update topic's ``queueState`` (already validated) as an observation."""
+def from_queue_state(state: QueueStateIn, *, path: str = "$") -> QueueObservation:
+    """The queue-update topic's ``queueState`` (already validated) as an observation.
+
+    Raises :class:`InvalidInput` for a time outside the orderable range."""
+    values.moment(state.observedAt, f"{path}.observedAt")
     interval = None
     if not isinstance(state.interval, UnsetType):
         iv = state.interval
+        values.moment(iv.start, f"{path}.interval.start")
+        values.moment(iv.end, f"{path}.interval.end")
         answered = _opt(iv.tAnswered)
         abandon = _opt(iv.tAbandon)
+        handle = _opt(iv.tHandle)
         sl = _opt(iv.oServiceLevel)
         interval = IntervalObservation(
             start=iv.start,
@@ -49,6 +55,8 @@ def from_queue_state(state: QueueStateIn) -> QueueObservation:
             answered=None if answered is None else answered.count,
             answered_sum_ms=None if answered is None else answered.sum,
             abandoned=None if abandon is None else abandon.count,
+            handled=None if handle is None else handle.count,
+            handled_sum_ms=None if handle is None else handle.sum,
             sl_numerator=None if sl is None else sl.numerator,
             sl_denominator=None if sl is None else sl.denominator,
             sl_target=None if sl is None else sl.target,
@@ -56,6 +64,8 @@ def from_queue_state(state: QueueStateIn) -> QueueObservation:
     longest: datetime | Unchanged | None = UNCHANGED
     if not isinstance(state.oLongestWaiting, UnsetType):
         longest = state.oLongestWaiting
+        if longest is not None:
+            values.moment(longest, f"{path}.oLongestWaiting")
     return QueueObservation(
         queue_id=state.queueId,
         media_type=state.mediaType,
@@ -71,27 +81,15 @@ def from_queue_state(state: QueueStateIn) -> QueueObservation:
 
 
 def _count(metric: MetricIn, path: str) -> int:
-    value = metric.stats.get("count", 0)
-    if value < 0 or value != int(value):
-        raise InvalidInput(f"{path}.stats.count", "expected a non-negative integer")
-    return int(value)
+    return values.count(metric.stats.get("count", 0), f"{path}.stats.count")
 
 
 def _stat(metric: MetricIn, key: str, path: str) -> int:
-    value = metric.stats.get(key, 0)
-    if value < 0:
-        raise InvalidInput(f"{path}.stats.{key}", "expected a non-negative number")
-    return int(value)
+    return values.amount_ms(metric.stats.get(key, 0), f"{path}.stats.{key}")
 
 
 def _parse_interval(text: str, path: str) -> tuple[datetime, datetime]:
-    start, sep, end = text.partition("/")
-    try:
-        if not sep:
-            raise ValueError("expected '<start>/<end>'")
-        return parse_iso(start), parse_iso(end)
-    except ValueError as exc:
-        raise InvalidInput(path, f"bad interval {text!r}: {exc}") from None
+    return values.interval(text, path)
 
 
 def from_observations(body: ObservationsBody, *, fallback_time: datetime, path: str = "$") -> QueueObservation:
@@ -131,7 +129,7 @@ def from_observations(body: ObservationsBody, *, fallback_time: datetime, path: 
                     alerting = _count(metric, m_path)
                 elif name == "oLongestWaiting":
                     cmv = metric.stats.get("calculatedMetricValue")
-                    longest = None if cmv is None else datetime.fromtimestamp(cmv / 1000.0, UTC)
+                    longest = None if cmv is None else values.epoch_ms(cmv, f"{m_path}.stats.calculatedMetricValue")
         elif media_type is not None:
             interval = _interval_from_metrics(start, end, data.metrics, d_path)
     return QueueObservation(
@@ -148,7 +146,7 @@ def from_observations(body: ObservationsBody, *, fallback_time: datetime, path: 
 
 
 def _interval_from_metrics(start: datetime, end: datetime, metrics: list[MetricIn], path: str) -> IntervalObservation:
-    offered = answered = answered_sum = abandoned = sl_num = sl_den = None
+    offered = answered = answered_sum = abandoned = handled = handled_sum = sl_num = sl_den = None
     sl_target = None
     for m_index, metric in enumerate(metrics):
         m_path = f"{path}.metrics[{m_index}]"
@@ -159,10 +157,14 @@ def _interval_from_metrics(start: datetime, end: datetime, metrics: list[MetricI
             answered_sum = _stat(metric, "sum", m_path)
         elif metric.metric == "tAbandon":
             abandoned = _count(metric, m_path)
+        elif metric.metric == "tHandle":
+            handled = _count(metric, m_path)
+            handled_sum = _stat(metric, "sum", m_path)
         elif metric.metric == "oServiceLevel":
             sl_num = _stat(metric, "numerator", m_path)
             sl_den = _stat(metric, "denominator", m_path)
-            sl_target = metric.stats.get("target")
+            target = metric.stats.get("target")
+            sl_target = None if target is None else values.ratio(target, f"{m_path}.stats.target")
     return IntervalObservation(
         start=start,
         end=end,
@@ -170,6 +172,8 @@ def _interval_from_metrics(start: datetime, end: datetime, metrics: list[MetricI
         answered=answered,
         answered_sum_ms=answered_sum,
         abandoned=abandoned,
+        handled=handled,
+        handled_sum_ms=handled_sum,
         sl_numerator=sl_num,
         sl_denominator=sl_den,
         sl_target=sl_target,
@@ -194,7 +198,7 @@ class ObservationDetailIn(msgspec.Struct, frozen=True):
 
 class QueryMetricIn(msgspec.Struct, frozen=True):
     metric: str
-    stats: dict[str, float] = msgspec.field(default_factory=dict)
+    stats: dict[str, Any] = msgspec.field(default_factory=dict)  # checked where used
     qualifier: str | None = None
     observations: list[ObservationDetailIn] | None = None
 
@@ -217,12 +221,13 @@ class AggregateQueryResponse(msgspec.Struct, frozen=True):
     results: list[AggregateResultIn] = msgspec.field(default_factory=list)
 
 
-def _longest_from_details(metric: QueryMetricIn, waiting: int) -> datetime | Unchanged | None:
+def _longest_from_details(metric: QueryMetricIn, waiting: int, path: str) -> datetime | Unchanged | None:
     if waiting == 0:
         return None
     if metric.observations is None:
         return UNCHANGED
-    dates = [o.observationDate for o in metric.observations if o.observationDate is not None]
+    dates = [values.moment(o.observationDate, f"{path}.observations[{i}].observationDate")
+             for i, o in enumerate(metric.observations) if o.observationDate is not None]
     return min(dates) if dates else UNCHANGED
 
 
@@ -248,9 +253,10 @@ def from_backfill(
         media_type = result.group.get("mediaType")
         if media_type is None:
             counts = agents.setdefault(queue_id, {})
-            for metric in result.data:
+            for m_index, metric in enumerate(result.data):
                 if metric.metric == "oUserRoutingStatuses" and metric.qualifier:
-                    counts[metric.qualifier] = int(metric.stats.get("count", 0))
+                    counts[metric.qualifier] = values.count(metric.stats.get("count", 0),
+                                                            f"$.results[{r_index}].data[{m_index}].stats.count")
             continue
         fields = media.setdefault((queue_id, media_type), {})
         for m_index, metric in enumerate(result.data):
@@ -259,7 +265,7 @@ def from_backfill(
                 count = _count(MetricIn(metric=metric.metric, stats=metric.stats), m_path)
                 fields[metric.metric] = count
                 if metric.metric == "oWaiting":
-                    fields["longest"] = _longest_from_details(metric, count)
+                    fields["longest"] = _longest_from_details(metric, count, m_path)
     intervals: dict[tuple[str, str], IntervalObservation] = {}
     for r_index, agg in enumerate(aggregates.results if aggregates is not None else []):
         queue_id, media_type = agg.group.get("queueId"), agg.group.get("mediaType")

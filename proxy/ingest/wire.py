@@ -5,20 +5,24 @@ Unknown fields are ignored (forward compatibility); an absent field is ``UNSET``
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-NonNeg = Annotated[int, Meta(ge=0)]
+from proxy.errors import InvalidInput
+
+NonNeg = Annotated[int, Meta(ge=0, le=10**9)]
+Millis = Annotated[int, Meta(ge=0, le=2**53)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
 Instant = Annotated[datetime, Meta(tz=True)]
 
 
 class Stat(Struct, frozen=True):
     count: NonNeg
-    sum: NonNeg = 0
+    sum: Millis = 0
 
 
 class ServiceLevelIn(Struct, frozen=True):
@@ -33,6 +37,7 @@ class IntervalIn(Struct, frozen=True):
     nOffered: NonNeg | UnsetType = UNSET
     tAnswered: Stat | UnsetType = UNSET
     tAbandon: Stat | UnsetType = UNSET
+    tHandle: Stat | UnsetType = UNSET
     oServiceLevel: ServiceLevelIn | UnsetType = UNSET
 
 
@@ -85,7 +90,7 @@ class EventBridgeEnvelope(Struct, frozen=True, rename={"detail_type": "detail-ty
 
 class MetricIn(Struct, frozen=True):
     metric: NonEmpty
-    stats: dict[str, float]
+    stats: dict[str, Any]  # values are checked where used (proxy.ingest.values), naming the key
     qualifier: str | None = None
 
 
@@ -110,4 +115,27 @@ class NotificationFrame(Struct, frozen=True):
     metadata: dict[str, Any] | UnsetType = UNSET
 
 
-decode_json = msgspec.json.Decoder().decode
+_AT = re.compile(r" - at `\$([^`]*)`$")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_error(exc: msgspec.ValidationError, prefix: str) -> InvalidInput:
+    message = str(exc)
+    path = ""
+    at = _AT.search(message)
+    if at:
+        path = at.group(1)
+        message = message[: at.start()]
+    missing = _MISSING.search(message)
+    if missing:
+        path = f"{path}.{missing.group(1)}"
+        message = "required"
+    return InvalidInput(prefix + path, message)
+
+
+def convert(obj: Any, kind: type[Any], prefix: str) -> Any:
+    """``msgspec.convert`` whose errors are :class:`InvalidInput` naming the field under ``prefix``."""
+    try:
+        return msgspec.convert(obj, kind)
+    except msgspec.ValidationError as exc:
+        raise _field_error(exc, prefix) from None
