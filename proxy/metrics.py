@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class RecentCount:
+    """How many things happened in the last ``window_s`` seconds (monotonic clock); bounded by the rate."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def record(self) -> None:
+        self._times.append(time.monotonic())
+
+    def count(self) -> int:
+        limit = time.monotonic() - self.window_s
+        while self._times and self._times[0] <= limit:
+            self._times.popleft()
+        return len(self._times)
 
 
 class Metrics:
@@ -42,6 +62,18 @@ class Metrics:
             "queuecast_platform_wait_capped", "Retry-After / inin-ratelimit-reset values capped at 300 s", ["header"],
             registry=r,
         )
+        self.observed_fields = Counter(
+            "queuecast_observed_fields", "What live observation messages carried (oWaiting, oLongestWaiting, interval, "
+            "routing_statuses_all / _some, ...)", ["field"], registry=r,
+        )
+        self._fields: dict[str, Counter] = {}
+        self.platform_requests = Counter(
+            "queuecast_platform_requests", "Platform API requests by call", ["call"], registry=r,
+        )
+        self.platform_recent = RecentCount()
+        rpm = Gauge("queuecast_platform_requests_per_minute",
+                    "Platform API requests in the last 60 s (the allowance is 300 per token)", registry=r)
+        rpm.set_function(self.platform_recent.count)
         outcomes = ("applied", "duplicate", "stale", "ignored", "unsupported", "removed")
         self._outcomes: dict[str, Counter] = {outcome: self.events.labels(outcome) for outcome in outcomes}
 
@@ -54,3 +86,13 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def platform_request(self, call: str) -> None:
+        self.platform_requests.labels(call).inc()
+        self.platform_recent.record()
+
+    def observed_field(self, field: str) -> None:
+        child = self._fields.get(field)
+        if child is None:
+            child = self._fields[field] = self.observed_fields.labels(field)
+        child.inc()

@@ -1,7 +1,7 @@
 """The proxy's runtime: the one object that wires state, hub, ingest and upstream for an app.
 
 Built by :func:`build_runtime` from :class:`~proxy.settings.Settings`. Its long-lived components
-(aggregator, status watchdog, keepalive ticker, upstream) run in :meth:`Runtime.serve` under the
+(aggregator, interval clock, status watchdog, keepalive ticker, upstream) run in :meth:`Runtime.serve` under the
 :class:`~proxy.supervisor.Supervisor`'s restart policy; :meth:`Runtime.readiness` answers from
 what is true now (components up, upstream not down, broker attached).
 """
@@ -22,6 +22,7 @@ from proxy.ingest.topics import TopicFilter
 from proxy.metrics import Metrics
 from proxy.settings import Settings
 from proxy.state.aggregator import Aggregator
+from proxy.state.interval_clock import run_interval_clock
 from proxy.state.reducer import Reducer
 from proxy.supervisor import RestartPolicy, Supervisor
 from proxy.upstream.context import UpstreamConfig
@@ -58,7 +59,8 @@ class Runtime:
         m = self.metrics
         return Sinks(observations=self.ingestor, status=self.status,
                      count_frame=lambda outcome: m.upstream_frames.labels(outcome).inc(),
-                     count_capped=lambda header: m.capped_waits.labels(header).inc())
+                     count_capped=lambda header: m.capped_waits.labels(header).inc(),
+                     count_request=m.platform_request)
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run every component under the supervisor until cancelled.
@@ -67,9 +69,12 @@ class Runtime:
         """
         run = self.supervisor.run
         upstream = self.upstream_config
-        self.components = ("aggregator", "status-watchdog", "keepalive", *(("upstream",) if upstream else ()))
+        self.components = ("aggregator", "status-watchdog", "keepalive", "interval-clock",
+                           *(("upstream",) if upstream else ()))
         async with trio.open_nursery() as nursery:
             await nursery.start(run, "aggregator", self.aggregator.serve)
+            await nursery.start(run, "interval-clock", run_interval_clock, self.reducer, self.aggregator.mark,
+                                self.ingestor.platform_now)
             await nursery.start(run, "status-watchdog", self.status.watch)
             await nursery.start(run, "keepalive", self._keepalive_ticker)
             if upstream is not None:

@@ -160,6 +160,9 @@ class Settings:
     eventbus_cleanup: bool = False
     #: ``QC_HEARTBEAT_TIMEOUT_S``: Notifications socket with no heartbeat/pong this long is replaced. Default 75 s.
     heartbeat_timeout_s: float = 75.0
+    #: ``QC_REFRESH_S``: with platform credentials, longest waits and agent counts are re-read over REST this
+    #: often (stretched to stay within 100 requests a minute); 0 = never. Default 10 s.
+    refresh_s: float = 10.0
 
     @property
     def has_platform_credentials(self) -> bool:
@@ -277,6 +280,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "token_grace_s": _float_range(0.0),
     "eventbus_cleanup": _bool,
     "heartbeat_timeout_s": _float_range(0.1),
+    "refresh_s": _float_range(0.0),
 }
 
 

@@ -3,8 +3,8 @@ import sys
 
 from tests.helpers import envelope, post_callback
 
-VIEW_KEYS = {"queueId", "name", "waiting", "interacting", "alerting", "longestWaitingSince", "media", "agents",
-             "interval", "updatedAt"}
+VIEW_KEYS = {"queueId", "name", "waiting", "interacting", "alerting", "longestWaitingSince", "longestWaitingAsOf",
+             "media", "agents", "interval", "updatedAt"}
 
 
 async def test_queues_returns_the_snapshot_body(client, proxy):
@@ -28,6 +28,7 @@ async def test_queues_returns_the_snapshot_body(client, proxy):
         "serviceLevelTarget": 0.8,
     }
     assert view["longestWaitingSince"] == "2026-11-27T20:58:12.000Z"
+    assert view["longestWaitingAsOf"] is None  # from a live message, not from a REST answer
     assert view["agents"]["COMMUNICATING"] == 2
 
 

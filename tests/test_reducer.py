@@ -25,7 +25,7 @@ def test_absent_fields_are_unchanged_and_name_falls_back_to_id():
     assert v["name"] == "q1" and v["updatedAt"] == "2026-11-27T21:00:02.000Z"
 
 
-def test_older_or_equal_observation_is_stale_and_dropped_whole():
+def test_an_observation_older_than_every_held_value_is_stale():
     r = Reducer()
     assert r.apply(obs(at=5, waiting=9, agents={"IDLE": 2})) is Outcome.APPLIED
     assert r.apply(obs(at=4, waiting=1, agents={"IDLE": 7})) is Outcome.STALE
@@ -62,8 +62,11 @@ def test_agent_statuses_newest_observation_wins_and_all_five_are_present():
     r.apply(obs(media="chat", at=1, agents={"IDLE": 9}))  # applied for chat, but older agent data
     agents = r.view("q1").body["agents"]
     assert agents == {"IDLE": 4, "INTERACTING": 2, "COMMUNICATING": 0, "NOT_RESPONDING": 0, "OFF_QUEUE": 0}
-    r.apply(QueueObservation("q1", None, t(3), agents={"OFF_QUEUE": 5}))  # queue-level: the set is whole
-    assert r.view("q1").body["agents"]["IDLE"] == 0 and r.view("q1").body["agents"]["OFF_QUEUE"] == 5
+    r.apply(QueueObservation("q1", None, t(3), agents={"OFF_QUEUE": 5}))  # a live message: only what changed
+    assert r.view("q1").body["agents"]["IDLE"] == 4 and r.view("q1").body["agents"]["OFF_QUEUE"] == 5
+    r.apply(QueueObservation("q1", None, t(4), agents={"OFF_QUEUE": 1}, agents_whole=True))  # REST: whole set
+    assert r.view("q1").body["agents"] == {"IDLE": 0, "INTERACTING": 0, "COMMUNICATING": 0, "NOT_RESPONDING": 0,
+                                           "OFF_QUEUE": 1}
 
 
 def iv(start=IV, **kw) -> IntervalObservation:
@@ -95,12 +98,42 @@ def test_ratios_are_null_when_the_denominator_is_zero():
     assert i["abandonRate"] is None and i["asaMs"] is None and i["serviceLevel"] is None
 
 
-def test_absent_interval_figures_keep_stored_values_within_the_same_interval():
+def test_within_an_interval_figures_never_go_down():
     r = Reducer()
     r.apply(obs(at=1, interval=iv(offered=5, answered=4, answered_sum_ms=40)))
-    r.apply(obs(at=2, interval=iv(offered=6)))
+    r.apply(obs(at=2, interval=iv(offered=6)))  # absent = nothing to count, but a count never shrinks
+    r.apply(obs(at=0.5, interval=iv(offered=3, answered=2, answered_sum_ms=20)))  # a late copy
     i = r.view("q1").body["interval"]
     assert (i["offered"], i["answered"], i["asaMs"]) == (6, 4, 10.0)
+
+
+def test_instant_metrics_are_ordered_per_metric_not_per_message():
+    r = Reducer()
+    assert r.apply(obs(at=5, waiting=9)) is Outcome.APPLIED
+    assert r.apply(obs(at=4, waiting=1, interacting=3)) is Outcome.APPLIED  # interacting was never newer
+    v = r.view("q1").body
+    assert (v["waiting"], v["interacting"]) == (9, 3)
+
+
+def test_waiting_to_zero_clears_the_longest_wait_and_interval_only_messages_have_no_time():
+    r = Reducer()
+    r.apply(obs(at=1, waiting=2, longest_waiting_since=t(-30)))
+    r.apply(QueueObservation("q1", "voice", None, interval=iv(offered=1)))
+    assert r.view("q1").body["longestWaitingSince"] == "2026-11-27T20:59:30.000Z"
+    assert r.view("q1").body["updatedAt"] == "2026-11-27T21:00:01.000Z"  # the interval message has no time
+    r.apply(obs(at=2, waiting=0, alerting=0))
+    assert r.view("q1").body["longestWaitingSince"] is None
+
+
+def test_roll_over_zeroes_the_interval_just_ended_and_late_messages_for_it_are_ignored():
+    r = Reducer()
+    r.apply(obs(at=1, interval=iv(offered=7, sl_target=0.8)))
+    r.apply(obs(queue="q-old", at=1, interval=iv(start=IV - timedelta(hours=5), offered=1)))
+    assert r.roll_over(IV_END, IV_END + timedelta(minutes=30)) == ["q1"]  # q-old's interval is long gone
+    i = r.view("q1").body["interval"]
+    assert (i["start"], i["offered"], i["serviceLevelTarget"]) == ("2026-11-27T21:30:00.000Z", 0, 0.8)
+    assert r.apply(obs(at=2, interval=iv(offered=8))) is Outcome.STALE  # late, for the old interval
+    assert r.view("q1").body["interval"]["offered"] == 0
 
 
 def test_views_are_cached_until_the_queue_changes():

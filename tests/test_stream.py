@@ -5,6 +5,7 @@ import json
 import httpx
 import pytest
 import trio
+import trio.lowlevel
 
 from tests.helpers import SSEReader, envelope, open_stream, post_callback
 
@@ -201,7 +202,7 @@ async def test_a_stream_closed_while_its_headers_are_sent_ends_cleanly():
         sent.append(message)
         if message["type"] == "http.response.start":
             rt.broker.close_all("shutdown")
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
 
     async def receive():
         await trio.sleep_forever()

@@ -1,16 +1,33 @@
 """Translation of Genesys observation shapes into :class:`QueueObservation` — in one place.
 
-Parts of the real ``.observations`` body are unconfirmed on a live tenant (reference §3, §9):
-the ``group`` keys, how routing statuses and ``oLongestWaiting`` appear. Every such assumption
-lives here, so a correction lands in one module:
+Each rule says what it rests on: **confirmed** (a public capture or the API docs), **inferred**, or
+**assumed** (``docs/real-tenant.md`` lists the same, with the one-line check a tenant can run).
 
-- ``group.queueId`` names the queue; ``group.mediaType`` the media (absent: queue-level, agents only);
-- a data entry whose interval has start == end is an instant observation (o* metrics; its time is
-  the observation time); any other interval carries that interval's nOffered/tAnswered/tAbandon/
-  oServiceLevel figures;
+``v2.analytics.queues.{id}.observations`` bodies (reference §3):
+
+- ``group.queueId`` names the queue; ``group.mediaType`` the media (absent: queue-level, agents only).
+  *Confirmed* (captures; the SDK model ``QueueObservationDataContainer``).
+- A data entry whose interval has start == end (``…T09:46:54.839Z/…T09:46:54.839Z``) is an instant
+  message; its time is the platform's observation time (millisecond precision). It carries **only
+  the metrics that changed** — one capture holds just ``oAlerting`` and ``oWaiting`` — so an absent
+  metric is unchanged. *Confirmed* (third-party capture).
+- Instant and interval figures arrive as **separate messages**; a message's instant time is its only
+  time. The envelope's time (EventBridge: whole seconds) and the receive time are never used for
+  ordering. *Confirmed* (captures: EventBridge ``time`` has second precision).
+- An interval entry (``…T09:30:00.000Z/…T10:00:00.000Z``) carries that interval's figures so far
+  (``nOffered``, ``tAnswered``, ``tAbandon``, ``tHandle``, ``oServiceLevel``, …); a metric with
+  nothing to count is **omitted**, so absent counts as 0 (the reducer keeps the larger of stored
+  and seen within the interval). *Confirmed* (capture without ``tAnswered`` when nobody was answered).
 - ``oLongestWaiting.stats.calculatedMetricValue`` is the epoch-ms start of the oldest waiting
-  interaction, absent when nobody waits;
-- ``oUserRoutingStatuses`` arrives as one metric per ``qualifier``; the set is whole (omitted = 0).
+  interaction. Whether live messages ever carry it is **not confirmed**: the proxy also fetches it
+  with the observations query (``detailMetrics: ["oWaiting"]``). *Assumed* (SDK docs of the query).
+- Agent counts: ``oUserRoutingStatuses`` with a routing-status ``qualifier``, or ``oOnQueueUsers`` /
+  ``oOffQueueUsers`` with routing-status qualifiers (a third-party wallboard built on the official SDK
+  reads those). Whether a message lists every status or only changed ones is **not confirmed**, so a
+  status missing from a live message is unchanged, and a periodic REST refresh corrects drift.
+  Qualifiers that are not routing statuses are ignored. *Inferred*.
+
+The guide's ``queueState`` (its fictional Event Bus topic) is whole state at ``observedAt``.
 """
 
 from __future__ import annotations
@@ -25,7 +42,7 @@ from msgspec import UnsetType
 from proxy.errors import InvalidInput
 from proxy.ingest import values
 from proxy.ingest.wire import DataIn, Instant, MetricIn, ObservationsBody, QueueStateIn
-from proxy.state.observation import UNCHANGED, IntervalObservation, QueueObservation, Unchanged
+from proxy.state.observation import ROUTING_STATUSES, UNCHANGED, IntervalObservation, QueueObservation, Unchanged
 
 T = TypeVar("T")
 
@@ -76,6 +93,7 @@ def from_queue_state(state: QueueStateIn, *, path: str = "$") -> QueueObservatio
         alerting=_opt(state.oAlerting),
         longest_waiting_since=longest,
         agents=_opt(state.oUserRoutingStatuses),
+        agents_whole=True,
         interval=interval,
     )
 
@@ -92,11 +110,14 @@ def _parse_interval(text: str, path: str) -> tuple[datetime, datetime]:
     return values.interval(text, path)
 
 
-def from_observations(body: ObservationsBody, *, fallback_time: datetime, path: str = "$") -> QueueObservation:
+_AGENT_METRICS = ("oUserRoutingStatuses", "oOnQueueUsers", "oOffQueueUsers")
+_ROUTING = frozenset(ROUTING_STATUSES)
+
+
+def from_observations(body: ObservationsBody, *, path: str = "$") -> QueueObservation:
     """An ``.observations`` body as one observation (raises :class:`InvalidInput` naming the field).
 
-    ``fallback_time`` is the observation time when the body has no instant interval (the envelope's
-    time, or the receive time for a WebSocket frame, which carries none).
+    ``observed_at`` is the body's instant time, ``None`` for a body of interval figures only.
     """
     queue_id = body.group.get("queueId")
     if not queue_id:
@@ -115,8 +136,8 @@ def from_observations(body: ObservationsBody, *, fallback_time: datetime, path: 
             for m_index, metric in enumerate(data.metrics):
                 m_path = f"{d_path}.metrics[{m_index}]"
                 name = metric.metric
-                if name == "oUserRoutingStatuses":
-                    if metric.qualifier:
+                if name in _AGENT_METRICS:
+                    if metric.qualifier in _ROUTING:
                         agents = agents if agents is not None else {}
                         agents[metric.qualifier] = _count(metric, m_path)
                 elif media_type is None:
@@ -135,7 +156,7 @@ def from_observations(body: ObservationsBody, *, fallback_time: datetime, path: 
     return QueueObservation(
         queue_id=queue_id,
         media_type=media_type,
-        observed_at=observed_at if observed_at is not None else fallback_time,
+        observed_at=observed_at,
         waiting=waiting,
         interacting=interacting,
         alerting=alerting,
@@ -188,8 +209,11 @@ def _interval_from_metrics(start: datetime, end: datetime, metrics: list[MetricI
 #   ``group {queueId}`` with one entry per ``qualifier``, zero counts omitted (the set is whole);
 # - longest waiting = the earliest ``observations[].observationDate`` of ``oWaiting`` (null when
 #   nobody waits); no details at all leaves it unchanged;
-# - the aggregates answer may hold several intervals per group: the newest one is the current one.
-# The response carries no observation time: the caller supplies one per queue (``observed_at``).
+# - the aggregates answer may hold several intervals per group: the newest one is the current one;
+# - agent counts come as ``oUserRoutingStatuses`` (or ``oOnQueueUsers``/``oOffQueueUsers``) per qualifier,
+#   zero counts omitted: the set is whole.
+# The response carries no observation time: the caller supplies one per queue (``observed_at``), and
+# ``answered_at`` (its own clock) says how old a longest-wait figure is, for display only.
 
 
 class ObservationDetailIn(msgspec.Struct, frozen=True):
@@ -236,6 +260,7 @@ def from_backfill(
     aggregates: AggregateQueryResponse | None,
     *,
     observed_at: Callable[[str], datetime],
+    answered_at: datetime | None = None,
     names: Mapping[str, str] | None = None,
 ) -> list[QueueObservation]:
     """The backfill answers as observations: one per (queue, media) plus one queue-level (agents).
@@ -254,7 +279,7 @@ def from_backfill(
         if media_type is None:
             counts = agents.setdefault(queue_id, {})
             for m_index, metric in enumerate(result.data):
-                if metric.metric == "oUserRoutingStatuses" and metric.qualifier:
+                if metric.metric in _AGENT_METRICS and metric.qualifier in _ROUTING:
                     counts[metric.qualifier] = values.count(metric.stats.get("count", 0),
                                                             f"$.results[{r_index}].data[{m_index}].stats.count")
             continue
@@ -291,9 +316,10 @@ def from_backfill(
             interacting=fields.get("oInteracting"),  # type: ignore[arg-type]
             alerting=fields.get("oAlerting"),  # type: ignore[arg-type]
             longest_waiting_since=longest,  # type: ignore[arg-type]
+            longest_as_of=answered_at,
             interval=intervals.get(key),
         ))
     for queue_id, counts in agents.items():
         out.append(QueueObservation(queue_id=queue_id, media_type=None, observed_at=observed_at(queue_id),
-                                    name=names.get(queue_id), agents=counts))
+                                    name=names.get(queue_id), agents=counts, agents_whole=True))
     return out

@@ -45,7 +45,7 @@ def _one(obj: Any, topics: TopicFilter, prefix: str) -> InboundEvent:
         observation = None
         if allowed and _OBSERVATIONS.match(topic):
             body = convert(bridge.detail.eventBody, ObservationsBody, f"{prefix}.detail.eventBody")
-            observation = from_observations(body, fallback_time=bridge.time, path=f"{prefix}.detail.eventBody")
+            observation = from_observations(body, path=f"{prefix}.detail.eventBody")
         return InboundEvent(bridge.id, topic, allowed, observation)
     envelope: EventBusEnvelope = convert(obj, EventBusEnvelope, prefix)
     values.moment(envelope.timestamp, f"{prefix}.timestamp")
@@ -57,7 +57,7 @@ def _one(obj: Any, topics: TopicFilter, prefix: str) -> InboundEvent:
             observation = from_queue_state(payload.queueState, path=f"{prefix}.payload.queueState")
         elif _OBSERVATIONS.match(envelope.topic):
             body = convert(envelope.payload, ObservationsBody, f"{prefix}.payload")
-            observation = from_observations(body, fallback_time=envelope.timestamp, path=f"{prefix}.payload")
+            observation = from_observations(body, path=f"{prefix}.payload")
     return InboundEvent(envelope.eventId, envelope.topic, allowed, observation)
 
 

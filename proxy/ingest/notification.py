@@ -9,7 +9,6 @@ Only ``v2.analytics.queues.{id}.observations`` events carry queue data; their bo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 import msgspec
@@ -31,7 +30,7 @@ class Notification:
     observations: tuple[QueueObservation, ...] = ()
 
 
-def parse_notification(raw: str | bytes, *, received: datetime) -> Notification:
+def parse_notification(raw: str | bytes) -> Notification:
     """Classify one frame and translate an observation body; raises :class:`InvalidInput` naming
     the field when the frame is not a notification or its observation body is malformed."""
     try:
@@ -51,6 +50,5 @@ def parse_notification(raw: str | bytes, *, received: datetime) -> Notification:
         return Notification("unsubscribed", topic)
     if topic.startswith("v2.analytics.queues.") and topic.endswith(".observations"):
         body: ObservationsBody = convert(frame.eventBody, ObservationsBody, "$.eventBody")
-        return Notification("observation", topic,
-                            (from_observations(body, fallback_time=received, path="$.eventBody"),))
+        return Notification("observation", topic, (from_observations(body, path="$.eventBody"),))
     return Notification("ignored", topic)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import trio
 
@@ -16,10 +16,12 @@ from proxy.ingest.dedupe import Deduper
 from proxy.ingest.envelope import InboundEvent
 from proxy.metrics import Metrics
 from proxy.state.aggregator import Aggregator
-from proxy.state.observation import QueueObservation
+from proxy.state.observation import ROUTING_STATUSES, QueueObservation, Unchanged
 from proxy.state.reducer import Outcome, Reducer
+from proxy.timefmt import utcnow
 
 _MAX_REMOVED = 10_000  # remembered deleted queue ids
+_DAY = timedelta(days=1)
 
 
 class Ingestor:
@@ -43,6 +45,7 @@ class Ingestor:
         self._on_event = on_event
         self._clock = clock
         self._removed: dict[str, None] = {}
+        self._newest: datetime | None = None  # the newest platform instant time applied
 
     def ingest(self, events: Iterable[InboundEvent]) -> Counter[str]:
         """Apply a validated batch in order; returns the count of each outcome."""
@@ -57,22 +60,54 @@ class Ingestor:
             elif event.observation is None:
                 outcomes["unsupported"] += 1
             else:
+                self._shape(event.observation)
                 outcomes[self._apply(event.observation, now)] += 1
         if self._deduper.evicted != evicted_before:
             self._metrics.dedupe_evicted.inc(self._deduper.evicted - evicted_before)
         self._count(outcomes)
         return outcomes
 
-    def apply(self, observations: Iterable[QueueObservation]) -> Counter[str]:
-        """Apply observations that need no dedupe (WebSocket frames, REST backfill)."""
+    def apply(self, observations: Iterable[QueueObservation], *, live: bool = True) -> Counter[str]:
+        """Apply observations that need no dedupe: WebSocket frames (``live``), REST answers (not)."""
         now = self._clock()
-        outcomes: Counter[str] = Counter(self._apply(obs, now) for obs in observations)
+        outcomes: Counter[str] = Counter()
+        for obs in observations:
+            if live:
+                self._shape(obs)
+            outcomes[self._apply(obs, now)] += 1
         self._count(outcomes)
         return outcomes
+
+    def _shape(self, obs: QueueObservation) -> None:
+        """Count what live messages carry (``queuecast_observed_fields_total``), so a tenant owner sees
+        which shape their org sends: is there ever an ``oLongestWaiting``? all routing statuses or some?"""
+        count = self._metrics.observed_field
+        if obs.waiting is not None:
+            count("oWaiting")
+        if obs.interacting is not None:
+            count("oInteracting")
+        if obs.alerting is not None:
+            count("oAlerting")
+        if not isinstance(obs.longest_waiting_since, Unchanged):
+            count("oLongestWaiting")
+        if obs.interval is not None:
+            count("interval")
+        if obs.agents is not None:
+            count("routing_statuses_all" if len(obs.agents) == len(ROUTING_STATUSES) else "routing_statuses_some")
 
     def newest_time(self, queue_id: str) -> datetime | None:
         """The newest platform time applied for ``queue_id`` (None: never seen)."""
         return self._reducer.updated_at(queue_id)
+
+    def platform_now(self) -> datetime:
+        """The wall clock, or the newest platform time applied when ahead of it (at most a day ahead:
+        a bad time cannot move the board's interval far)."""
+        wall = utcnow()
+        newest = self._newest
+        return wall if newest is None else max(wall, min(newest, wall + _DAY))
+
+    def known_queues(self) -> list[str]:
+        return self._reducer.queue_ids()
 
     def remove_queue(self, queue_id: str) -> None:
         """A queue left the upstream's scope: forget it and tell the clients (``removed``).
@@ -95,6 +130,9 @@ class Ingestor:
             return "removed"
         if self._reducer.apply(obs) is Outcome.STALE:
             return "stale"
+        at = obs.observed_at
+        if at is not None and (self._newest is None or at > self._newest):
+            self._newest = at
         self._aggregator.mark(obs.queue_id, now)
         return "applied"
 

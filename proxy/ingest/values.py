@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Final
 
 from proxy.errors import InvalidInput
+from proxy.state.observation import FLOOR
 
 MAX_COUNT: Final = 10**9
 MAX_MS: Final = 2**53
-EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+EARLIEST: Final = FLOOR
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
 _EARLIEST_MS: Final = EARLIEST.timestamp() * 1000
 _LATEST_MS: Final = LATEST.timestamp() * 1000

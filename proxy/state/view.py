@@ -7,17 +7,19 @@ JSON once; every SSE client, ``/api/v1/queues`` and the snapshot share those byt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from proxy.contract import json_encode
-from proxy.state.observation import ROUTING_STATUSES
+from proxy.state.observation import FLOOR, ROUTING_STATUSES
 from proxy.timefmt import iso, iso_or_none
 
 JSON = dict[str, Any]
+#: Times up to here are REST stamps of queues never seen live (``FLOOR`` + 1 ms per answer): no update time.
+FLOOR_END = FLOOR + timedelta(days=1)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=True)
 class IntervalFigures:
     """Stored interval figures of one (queue, media); absent figures are 0."""
 
@@ -36,14 +38,17 @@ class IntervalFigures:
 
 @dataclass(slots=True)
 class MediaRecord:
-    """What the reducer holds for one (queue, media type)."""
+    """What the reducer holds for one (queue, media type); ``times`` holds the platform instant time
+    of each instant value (``waiting``, ``interacting``, ``alerting``, ``longest``)."""
 
-    observed_at: datetime
     waiting: int = 0
     interacting: int = 0
     alerting: int = 0
     longest_waiting_since: datetime | None = None
+    #: When a REST answer established the longest-wait figure (None: from a live message).
+    longest_as_of: datetime | None = None
     interval: IntervalFigures | None = None
+    times: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -54,8 +59,7 @@ class QueueRecord:
     name: str | None = None
     media: dict[str, MediaRecord] = field(default_factory=dict)
     agents: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROUTING_STATUSES, 0))
-    agents_observed_at: datetime | None = None
-    queue_level_observed_at: datetime | None = None
+    agent_times: dict[str, datetime] = field(default_factory=dict)
     updated_at: datetime | None = None
 
 
@@ -107,6 +111,7 @@ def build_view(record: QueueRecord) -> QueueView:
     media: JSON = {}
     waiting = interacting = alerting = 0
     longest: datetime | None = None
+    longest_as_of: datetime | None = None
     for name in sorted(record.media):
         m = record.media[name]
         media[name] = {
@@ -119,7 +124,7 @@ def build_view(record: QueueRecord) -> QueueView:
         interacting += m.interacting
         alerting += m.alerting
         if m.longest_waiting_since is not None and (longest is None or m.longest_waiting_since < longest):
-            longest = m.longest_waiting_since
+            longest, longest_as_of = m.longest_waiting_since, m.longest_as_of
     body: JSON = {
         "queueId": record.queue_id,
         "name": record.name if record.name is not None else record.queue_id,
@@ -127,9 +132,10 @@ def build_view(record: QueueRecord) -> QueueView:
         "interacting": interacting,
         "alerting": alerting,
         "longestWaitingSince": iso_or_none(longest),
+        "longestWaitingAsOf": iso_or_none(longest_as_of),
         "media": media,
         "agents": {status: record.agents.get(status, 0) for status in ROUTING_STATUSES},
         "interval": _interval(record),
-        "updatedAt": iso_or_none(record.updated_at),
+        "updatedAt": iso_or_none(record.updated_at if record.updated_at and record.updated_at > FLOOR_END else None),
     }
     return QueueView(record.queue_id, body, json_encode(body))
