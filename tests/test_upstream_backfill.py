@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import msgspec
 
 from proxy.ingest.adapter import AggregateQueryResponse, ObservationQueryResponse, from_backfill
 from proxy.state.observation import UNCHANGED
-from proxy.upstream.backfill import aggregates_body, observations_body
+from proxy.upstream.backfill import aggregates_body, backfill, observations_body
+from proxy.upstream.platform import Platform
 
 T = datetime(2026, 11, 27, 21, 10, tzinfo=UTC)
 
@@ -62,6 +67,57 @@ def test_query_bodies_name_every_queue_and_the_current_interval() -> None:
     body = observations_body(["a", "b"])
     assert [p["value"] for p in body["filter"]["predicates"]] == ["a", "b"]  # type: ignore[index]
     assert body["detailMetrics"] == ["oWaiting"]
-    agg = aggregates_body(["a"], around=datetime(2026, 11, 27, 21, 47, 12, tzinfo=UTC))
-    assert agg["interval"] == "2026-11-27T21:00:00.000Z/2026-11-27T22:30:00.000Z"
+    agg = aggregates_body(["a"], now=datetime(2026, 11, 27, 21, 47, 12, tzinfo=UTC))
+    assert agg["interval"] == "2026-11-27T21:30:00.000Z/2026-11-27T22:00:00.000Z"  # exactly the one containing now
     assert agg["granularity"] == "PT30M" and agg["groupBy"] == ["queueId", "mediaType"]
+    assert "tHandle" in agg["metrics"]  # average handle time
+
+
+class QuietSink:
+    """An ingest sink whose newest event is an hour old (a quiet spell); records what it is given."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.applied: list[Any] = []
+
+    def apply(self, observations: Any, *, live: bool = True) -> Counter[str]:
+        self.applied.extend(observations)
+        return Counter(applied=len(self.applied))
+
+    def newest_time(self, queue_id: str) -> datetime | None:
+        return self.now - timedelta(hours=1)
+
+    def platform_now(self) -> datetime:
+        return self.now
+
+    def known_queues(self) -> list[str]:
+        return ["q1"]
+
+    def remove_queue(self, queue_id: str) -> None: ...
+
+    def follow_queue(self, queue_id: str) -> None: ...
+
+
+async def test_after_a_quiet_spell_backfill_asks_for_the_interval_containing_now() -> None:
+    asked: list[dict[str, Any]] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if request.url.path.endswith("/aggregates/query"):
+            asked.append(body)
+            return httpx.Response(200, json={"results": []})
+        return httpx.Response(200, json={"results": []})
+
+    now = datetime(2026, 11, 30, 10, 7, tzinfo=UTC)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(platform), base_url="http://platform") as http:
+        await backfill(Platform(http), QuietSink(now), ["q1"])
+    assert [body["interval"] for body in asked] == ["2026-11-30T10:00:00.000Z/2026-11-30T10:30:00.000Z"]
+
+
+def test_a_queue_never_seen_live_is_stamped_at_the_floor_so_live_messages_win() -> None:
+    from proxy.state.observation import FLOOR
+
+    obs = from_backfill(msgspec.convert(OBS, ObservationQueryResponse), None, observed_at=lambda qid: FLOOR)
+    assert all(o.observed_at == FLOOR for o in obs)
+    queue = next(o for o in obs if o.media_type is None)
+    assert queue.agents_whole  # the query lists the whole set, zero counts omitted

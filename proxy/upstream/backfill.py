@@ -4,11 +4,16 @@ The platform replays nothing (reference §2), so after every (re)connect, handov
 upstream asks the observations query (counts, routing statuses, ``detailMetrics: ["oWaiting"]`` for
 the longest wait) and the aggregates query (the current 30-minute interval's figures).
 
-Observation time. The answers carry none, and the reducer drops anything not newer than what it
-holds. A backfilled queue gets the queue's newest applied time *before the query* + 1 ms: newer
-than every event it replaces, older than every event that arrived while the query ran (those are
-at least as fresh, and win). A queue never seen gets the newest time of any queue (the upstream's
-own clock, so skew with the platform does not matter), or the wall clock at first start.
+Observation time. The answers carry none, and the reducer applies a value only when its time is
+newer than the held value's. A backfilled queue gets the queue's newest applied platform time
+*before the query* + 1 ms: newer than every value it replaces, older than every event that arrived
+while the query ran (those are at least as fresh, and win). A queue never seen live gets
+:data:`~proxy.state.observation.FLOOR`, so any live message wins over it. The proxy's clock is
+never compared with a platform time; it only picks the interval to ask for (the one containing
+"now", :meth:`ObservationSink.platform_now`) and says how old a longest-wait figure is.
+
+The same observations query, without the aggregates, is the periodic *refresh* (``refresh.py``):
+live messages may not carry the longest wait, and may list only changed routing statuses.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from datetime import datetime, timedelta
 
 from proxy.errors import InvalidInput, UpstreamError
 from proxy.ingest.adapter import AggregateQueryResponse, from_backfill
+from proxy.state.observation import FLOOR, interval_containing
 from proxy.timefmt import iso, utcnow
 from proxy.upstream.platform import Platform
 from proxy.upstream.sinks import ObservationSink
@@ -29,7 +35,6 @@ log = logging.getLogger("queuecast.upstream.backfill")
 #: Queue ids per query (each id is one predicate of the filter).
 QUERY_CHUNK = 100
 _MS = timedelta(milliseconds=1)
-_HALF_HOUR = timedelta(minutes=30)
 
 
 def _chunks(ids: list[str], size: int) -> Iterable[list[str]]:
@@ -48,10 +53,9 @@ def observations_body(ids: list[str]) -> dict[str, object]:
             "detailMetrics": ["oWaiting"]}
 
 
-def aggregates_body(ids: list[str], *, around: datetime) -> dict[str, object]:
-    """The current 30-minute interval around ``around`` (one before it, one after it for clock skew)."""
-    start = around.replace(minute=around.minute - around.minute % 30, second=0, microsecond=0) - _HALF_HOUR
-    end = start + 3 * _HALF_HOUR
+def aggregates_body(ids: list[str], *, now: datetime) -> dict[str, object]:
+    """The figures of the 30-minute interval that contains ``now``."""
+    start, end = interval_containing(now)
     return {"interval": f"{iso(start)}/{iso(end)}", "granularity": "PT30M", "groupBy": ["queueId", "mediaType"],
             "filter": _queue_filter(ids), "metrics": ["nOffered", "tAnswered", "tAbandon", "tHandle", "oServiceLevel"]}
 
@@ -62,38 +66,39 @@ async def backfill(
     queue_ids: Iterable[str],
     *,
     names: Mapping[str, str] | None = None,
-    now: Callable[[], datetime] = utcnow,
+    intervals: bool = True,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Counter[str]:
     """Fetch and apply the current state of ``queue_ids``; returns the ingest outcomes.
 
+    With ``intervals`` the aggregates query adds the current interval's figures (a failure there,
+    e.g. a missing ``analytics:conversationAggregate:view``, only loses them and is logged).
     Raises :class:`~proxy.errors.UpstreamError` when the observations query fails or answers
-    something malformed (:class:`~proxy.errors.InvalidInput` is translated); a failing
-    aggregates query (e.g. a missing ``analytics:conversationAggregate:view``) only loses the
-    interval figures and is logged.
+    something malformed (:class:`~proxy.errors.InvalidInput` is translated).
     """
     ids = list(dict.fromkeys(queue_ids))
     outcomes: Counter[str] = Counter()
-    times = {qid: sink.newest_time(qid) for qid in ids}
-    all_bases = {qid: t for qid, t in times.items() if t is not None}
-    newest = max(all_bases.values(), default=None)
-    fallback = newest + _MS if newest is not None else now()
+    bases = {qid: sink.newest_time(qid) for qid in ids}  # taken before the query: see the module doc
+
+    def observed_at(qid: str) -> datetime:
+        base = bases.get(qid)
+        return base + _MS if base is not None else FLOOR
+
     for chunk in _chunks(ids, QUERY_CHUNK):
-        bases = {qid: all_bases[qid] for qid in chunk if qid in all_bases}
         observations = await platform.observations_query(observations_body(chunk))
+        answered_at = clock()
         aggregates: AggregateQueryResponse | None = None
+        if intervals:
+            try:
+                aggregates = await platform.aggregates_query(aggregates_body(chunk, now=sink.platform_now()))
+            except UpstreamError as exc:
+                log.warning("backfill without interval figures: %s", exc)
         try:
-            aggregates = await platform.aggregates_query(aggregates_body(chunk, around=newest or now()))
-        except UpstreamError as exc:
-            log.warning("backfill without interval figures: %s", exc)
-
-        def observed_at(qid: str, bases: dict[str, datetime] = bases) -> datetime:
-            base = bases.get(qid)
-            return base + _MS if base is not None else fallback
-
-        try:
-            translated = from_backfill(observations, aggregates, observed_at=observed_at, names=names)
+            translated = from_backfill(observations, aggregates, observed_at=observed_at, answered_at=answered_at,
+                                       names=names)
         except InvalidInput as exc:
             raise UpstreamError(f"backfill: unusable answer at {exc.field}: {exc.problem}") from exc
-        outcomes += sink.apply(translated)
-    log.info("backfill of %d queue(s): %s", len(ids), dict(outcomes))
+        outcomes += sink.apply(translated, live=False)
+    log.log(logging.INFO if intervals else logging.DEBUG, "%s of %d queue(s): %s",
+            "backfill" if intervals else "refresh", len(ids), dict(outcomes))
     return outcomes

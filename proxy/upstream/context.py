@@ -71,6 +71,8 @@ class UpstreamConfig:
     #: created (followed and backfilled) or deleted (unsubscribed and removed from the board) since;
     #: 0 = discover at start only.
     rediscover_s: float = 300.0
+    #: The REST refresh (``refresh.py``, every ``QC_REFRESH_S``) stays within this many requests a minute.
+    refresh_budget_per_min: int = 100
 
     def __post_init__(self) -> None:
         s = self.settings

@@ -2,11 +2,11 @@
 
 Exactly one subscription per proxy, recognised by callback URL and description: found and kept
 when its topics match, created when missing, recreated when its topics differ or it vanished
-(checked every ``eventbus_check_s``), duplicates deleted. Topics are the allowlist's exact topics
-(the API refuses wildcards and templates; with no exact topic, the observations template is
-expanded for the followed queues). Deliveries are signed with ``QC_CALLBACK_SECRET`` (and/or carry
-the API key). After a (re)creation the state is backfilled, since nothing missed is replayed. On
-a clean shutdown the subscription is deleted when ``QC_EVENTBUS_CLEANUP`` is on.
+(checked every ``eventbus_check_s``), duplicates deleted. Topics: the observations template of the
+allowlist expanded for the followed queues (the API refuses templates), else its exact topics.
+Deliveries are signed with ``QC_CALLBACK_SECRET`` (and/or carry the API key). After a (re)creation
+the state is backfilled, since nothing missed is replayed. On a clean shutdown the subscription is
+deleted when ``QC_EVENTBUS_CLEANUP`` is on.
 
 With ``QC_QUEUES`` empty the queues are listed again every ``rediscover_s`` (at the next check
 after it): new queues are backfilled (their events already flow, or the subscription is recreated
@@ -35,12 +35,12 @@ DESCRIPTION = "queuecast proxy"
 
 
 def subscription_topics(allowlist: tuple[str, ...], queue_ids: list[str]) -> list[str]:
-    exact = [t for t in allowlist if "{id}" not in t]
-    if exact:
-        return exact
+    """The topics to subscribe: the real observations topic of every followed queue when the allowlist
+    has its template (the platform's shape, also in the simulator); else the allowlist's exact topics
+    (the guide's whole-state topic, for its fictional Event Bus). The API refuses templates."""
     if OBSERVATIONS_TOPIC in allowlist:
         return [observation_topic(qid) for qid in queue_ids]
-    return []
+    return [t for t in allowlist if "{id}" not in t]
 
 
 def _merge(pending: QueueChanges, found: QueueChanges) -> QueueChanges:

@@ -9,6 +9,7 @@ or :class:`~proxy.errors.AuthError` only. Request and error texts never carry to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -55,6 +56,12 @@ class _ErrorBody(msgspec.Struct):
     code: str = ""
 
 
+def _call_name(method: str, path: str) -> str:
+    """A low-cardinality name for a request (ids dropped): ``POST analytics/queues/observations/query``."""
+    parts = [p for p in path.removeprefix("/api/v2/").split("/") if p and not any(c.isdigit() for c in p)]
+    return f"{method} {'/'.join(parts)}"
+
+
 def _redact(text: str, request: httpx.Request) -> str:
     """The platform may echo what it was sent; a bearer token never goes into an error text."""
     token = request.headers.get("authorization", "").partition(" ")[2]
@@ -64,11 +71,13 @@ def _redact(text: str, request: httpx.Request) -> str:
 class Platform:
     """Typed platform calls over ``http`` (which must carry :class:`PlatformAuth`)."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, on_request: Callable[[str], None] = lambda call: None) -> None:
         self.http = http
+        self._on_request = on_request
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
                     ) -> httpx.Response:
+        self._on_request(_call_name(method, path))
         try:
             response = await self.http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:

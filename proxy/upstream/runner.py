@@ -22,6 +22,7 @@ from proxy.upstream.eventbus import EventBusUpstream
 from proxy.upstream.notifications import NotificationsUpstream
 from proxy.upstream.platform import Platform
 from proxy.upstream.pushed import PushedUpstream
+from proxy.upstream.refresh import run_refresh
 from proxy.upstream.sinks import Sinks
 from proxy.upstream.status import PUSH
 
@@ -50,7 +51,8 @@ async def run_upstream(
         http.auth = PlatformAuth(tokens, RateLimiter(per_window=cfg.rate_limit_per_min,
                                                      on_capped=sinks.count_capped))
         with trio.CancelScope() as scope:
-            ctx = UpstreamContext(sinks=sinks, config=cfg, platform=Platform(http), tokens=tokens,
+            ctx = UpstreamContext(sinks=sinks, config=cfg, platform=Platform(http, on_request=sinks.count_request),
+                                  tokens=tokens,
                                   cancel_scope=scope)
             if cfg.mode == "notifications":
                 sinks.status.forget(PUSH)  # pulled: the lanes say whether data is live
@@ -64,4 +66,8 @@ async def run_upstream(
             else:
                 component = PushedUpstream(ctx)
             ctx.component = component
-            await component.run()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run_refresh, ctx)
+                await component.run()
+                if ctx.fatal is not None:
+                    nursery.cancel_scope.cancel()  # stopped for good: so is the refresh

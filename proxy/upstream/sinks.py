@@ -21,12 +21,22 @@ FrameOutcome = Literal["applied", "control", "invalid", "ignored", "unfollowed"]
 
 
 class ObservationSink(Protocol):
-    def apply(self, observations: Iterable[QueueObservation]) -> Counter[str]:
-        """Apply observations that need no dedupe (WebSocket frames, REST answers); returns outcomes."""
+    def apply(self, observations: Iterable[QueueObservation], *, live: bool = True) -> Counter[str]:
+        """Apply observations that need no dedupe: WebSocket frames (``live``) or REST answers (not);
+        returns the outcomes."""
         ...
 
     def newest_time(self, queue_id: str) -> datetime | None:
         """The newest platform time applied for ``queue_id`` (None: never seen)."""
+        ...
+
+    def platform_now(self) -> datetime:
+        """The platform's "now" as best known: the wall clock, or the newest platform time applied
+        when that is ahead (a sped-up simulator). Picks the current statistics interval."""
+        ...
+
+    def known_queues(self) -> list[str]:
+        """Every queue on the board."""
         ...
 
     def remove_queue(self, queue_id: str) -> None:
@@ -50,3 +60,5 @@ class Sinks:
     count_frame: Callable[[FrameOutcome], None] = _ignore
     #: Called when a ``Retry-After``/``inin-ratelimit-reset`` was capped (argument: the header).
     count_capped: Callable[[str], None] = _ignore
+    #: Called once per platform API request (argument: the call, e.g. ``observations_query``).
+    count_request: Callable[[str], None] = _ignore

@@ -26,7 +26,6 @@ from trio_websocket import (
 
 from proxy.errors import InvalidInput
 from proxy.ingest.notification import Notification, parse_notification
-from proxy.timefmt import utcnow
 from proxy.upstream.channels import Channel
 from proxy.upstream.sinks import FrameOutcome
 
@@ -115,7 +114,7 @@ async def _reader(sock: Socket, ws: WebSocketConnection, hooks: SocketHooks, *, 
 def dispatch(sock: Socket, raw: str | bytes, hooks: SocketHooks, *, name: str) -> FrameOutcome:
     """Handle one frame; returns its outcome. Total: a malformed frame is ``invalid``, never raised."""
     try:
-        note = parse_notification(raw, received=utcnow())
+        note = parse_notification(raw)
     except InvalidInput as exc:
         log.warning("%s: dropped a malformed frame (%s: %s)", name, exc.field, exc.problem)
         return "invalid"
