@@ -80,7 +80,7 @@ class SimSettings:
     """Envelopes per delivery in batch mode (default 100)."""
     token_status_on_invalid_client: int = 401
     """HTTP status of ``invalid_client`` at ``/oauth/token`` (default 401; UNCONFIRMED 400/401)."""
-    message_shape: str = "legacy"
+    message_shape: str = "real"
     """Observations-topic messages: ``real`` (instant messages with only the changed metrics,
     interval messages apart, no ``oLongestWaiting``; EventBridge ``detail-type`` is the topic
     template) or ``legacy`` (one whole-state body per (queue, mediaType)). Default ``legacy``."""

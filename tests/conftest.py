@@ -74,7 +74,10 @@ class Stack:
 
 
 async def start_stack(nursery: trio.Nursery, start_proxy: StartProxy, *, sim: object | None = None,
-                      batch: bool = False, **proxy_overrides: object) -> Stack:
+                      batch: bool = False, fmt: str = "JSON", **proxy_overrides: object) -> Stack:
+    """The simulator's Event Bus pushing real-shaped observation messages (``fmt``: the guide's JSON
+    envelope or EventBridge's) to a push-only proxy that holds platform credentials, as a tenant runs
+    it: it seeds the board and refreshes longest waits and agent counts over REST."""
     from queuecast.wiring import subscribe_eventbus
     from simulator.server import serve as serve_simulator
     from simulator.settings import SimSettings
@@ -82,11 +85,13 @@ async def start_stack(nursery: trio.Nursery, start_proxy: StartProxy, *, sim: ob
     sim_settings = sim if isinstance(sim, SimSettings) else SimSettings(port=0, seed=7, queues=5, agents=30,
                                                                        arrivals_per_min=120.0, callback_secret=SECRET)
     sim_url = await nursery.start(functools.partial(serve_simulator, sim_settings))
-    proxy = await start_proxy(**proxy_overrides)
+    credentials = {"api_base": sim_url, "login_base": sim_url, "client_id": sim_settings.client_id,
+                   "client_secret": Secret(sim_settings.client_secret), "refresh_s": 0.5}
+    proxy = await start_proxy(**{**credentials, **proxy_overrides})
     subscription = await subscribe_eventbus(sim_url, proxy.url, client_id=sim_settings.client_id,
                                             client_secret=sim_settings.client_secret,
                                             callback_secret=sim_settings.callback_secret, batch=batch,
-                                            retry_interval_s=0.2)
+                                            retry_interval_s=0.2, fmt=fmt)
     return Stack(sim_url, proxy, subscription)
 
 

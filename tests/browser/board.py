@@ -85,6 +85,7 @@ def mismatches(board: list[dict[str, Any]], views: dict[str, dict[str, Any]]) ->
         checks.append(("sl target", _same_float(cells["sl"]["target"], interval.get("serviceLevelTarget"))))
         checks.append(("abandon", _same_float(cells["abandon"]["value"], interval.get("abandonRate"))))
         checks.append(("asa", _same_float(cells["asa"]["value"], interval.get("asaMs"))))
+        checks.append(("aht", _same_float(cells["aht"]["value"], interval.get("ahtMs"))))
         for key in ("offered", "answered"):
             expected = interval.get(key)
             checks.append((key, cells[key]["value"] == ("" if expected is None else str(expected))))

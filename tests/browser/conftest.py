@@ -23,10 +23,10 @@ import httpx
 import pytest
 import trio
 
-from proxy.http.app import CALLBACK_PATH
+from proxy.contract import CALLBACK_PATH, observation_topic
 from proxy.runtime import Runtime, build_runtime
 from proxy.server import serve
-from proxy.settings import QUEUE_UPDATE_TOPIC, Settings
+from proxy.settings import Secret, Settings
 from tests.conftest import proxy_settings
 from tests.helpers import SECRET, signed
 
@@ -185,18 +185,28 @@ class SimHandle:
         assert response.status_code < 300, response.text
         return response.json() if response.content else None
 
+    def credentials(self) -> dict[str, Any]:
+        """Proxy settings that let it seed and refresh over the simulator's REST API, as on a tenant."""
+        from simulator.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+        return {"api_base": self.url, "login_base": self.url, "client_id": DEMO_CLIENT_ID,
+                "client_secret": Secret(DEMO_CLIENT_SECRET), "refresh_s": 0.5}
+
     def subscribe(self, proxy_url: str) -> None:
-        """Create an Event Bus subscription delivering the queue-update topic to the proxy's callback."""
+        """Create an Event Bus subscription delivering every queue's real observations topic (partial,
+        real-shaped messages) to the proxy's callback."""
         from simulator.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
         with httpx.Client(base_url=self.url, timeout=10) as c:
             token = c.post("/oauth/token", auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
                            data={"grant_type": "client_credentials"})
             token.raise_for_status()
+            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            queues = c.get("/api/v2/routing/queues", params={"pageSize": 500}, headers=auth).json()["entities"]
             sub = c.post("/api/v2/events/subscriptions", json={
-                "callbackUrl": proxy_url + CALLBACK_PATH, "topics": [QUEUE_UPDATE_TOPIC], "secret": SECRET,
-                "batch": True, "retryIntervalSeconds": 1, "maxRetryAttempts": 30,
-            }, headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+                "callbackUrl": proxy_url + CALLBACK_PATH, "topics": [observation_topic(q["id"]) for q in queues],
+                "secret": SECRET, "batch": True, "retryIntervalSeconds": 1, "maxRetryAttempts": 30,
+            }, headers=auth)
             assert sub.status_code == 201, sub.text
 
     def stop(self) -> None:

@@ -42,8 +42,8 @@ def _equals_truth_within(page: Any, sim: SimHandle, within: float) -> None:
 
 def _fed_board(proxy_factory: Callable[..., ProxyHandle], simulator_factory: Callable[..., SimHandle],
                context: Any, **proxy_overrides: Any) -> tuple[ProxyHandle, SimHandle, Any]:
-    proxy = proxy_factory(aggregate_ms=500, **proxy_overrides)  # the production default window
     sim = simulator_factory(queues=4, agents=40, arrivals_per_min=60.0)
+    proxy = proxy_factory(aggregate_ms=500, **{**sim.credentials(), **proxy_overrides})  # the production window
     sim.subscribe(proxy.url)
     page = context.new_page()
     page.goto(proxy.url + "/")

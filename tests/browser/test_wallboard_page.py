@@ -45,6 +45,7 @@ def _state(queue_id: str, name: str, *, media: str = "voice", waiting: int = 0, 
 def _interval(offered: int, answered: int, abandoned: int, sl: tuple[int, int], target: float) -> dict[str, Any]:
     return {"start": "2026-11-27T21:00:00.000Z", "end": "2026-11-27T21:30:00.000Z", "nOffered": offered,
             "tAnswered": {"count": answered, "sum": answered * 21_000}, "tAbandon": {"count": abandoned, "sum": 0},
+            "tHandle": {"count": answered, "sum": answered * 245_000},
             "oServiceLevel": {"numerator": sl[0], "denominator": sl[1], "target": target}}
 
 
@@ -103,6 +104,7 @@ def test_subset_sorting_thresholds_ticking_and_large_mode(
     assert (loyalty["longest"]["level"], loyalty["longest"]["text"]) == ("", "—")  # nobody waits
     assert (claims["sl"]["level"], claims["sl"]["text"]) == ("amber", "72.7%")  # 16/22 under the 80 % target
     assert (billing["sl"]["level"], billing["sl"]["text"]) == ("", "88.4%")  # 38/43 meets it
+    assert billing["aht"]["text"] == "4:05"  # average handle time: Σ tHandle.sum / handled
     assert page.locator('tr[data-queue="q-claims"] td[data-col="longest"]').get_attribute("title") == \
         "longest wait: warning"
 

@@ -48,7 +48,7 @@ def upstream_config(sim_url: str, sim: SimSettings, *, mode: Mode = "notificatio
     ``public_url``, ...) or :class:`UpstreamConfig` tuning fields (``rediscover_s``, ...)."""
     settings: dict[str, Any] = {
         "api_base": sim_url, "login_base": sim_url, "client_id": sim.client_id,
-        "client_secret": Secret(sim.client_secret), "heartbeat_timeout_s": 5.0,
+        "client_secret": Secret(sim.client_secret), "heartbeat_timeout_s": 5.0, "refresh_s": 0.5,
     }
     tuning: dict[str, Any] = {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "http_timeout_s": 5.0}
     for key, value in overrides.items():
@@ -61,9 +61,13 @@ async def start_upstream(nursery: trio.Nursery, proxy: RunningProxy, config: Ups
     return ctx
 
 
+_PROXY_ONLY = ("updatedAt", "longestWaitingAsOf")
+
+
 def comparable(queues: dict[str, Any]) -> dict[str, Any]:
-    """Queue views without ``updatedAt`` (a backfill carries its own observation time)."""
-    return {qid: {k: v for k, v in view.items() if k != "updatedAt"} for qid, view in queues.items()}
+    """Queue views without what only the proxy can know: ``updatedAt`` (a real message moving only
+    interval figures has no instant time) and ``longestWaitingAsOf`` (when the proxy asked REST)."""
+    return {qid: {k: v for k, v in view.items() if k not in _PROXY_ONLY} for qid, view in queues.items()}
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], *, within_s: float = 10.0,

@@ -4,6 +4,7 @@ import httpx
 import trio
 
 from tests.conftest import start_stack
+from tests.e2e.conftest import comparable
 
 
 async def settle_and_compare(stack, within: float = 10.0) -> tuple[dict, dict]:
@@ -12,8 +13,8 @@ async def settle_and_compare(stack, within: float = 10.0) -> tuple[dict, dict]:
         assert (await c.post(f"{stack.sim_url}/sim/pause")).status_code in (200, 204)
         with trio.move_on_after(within):
             while True:
-                truth = (await c.get(f"{stack.sim_url}/sim/truth")).json()["queues"]
-                seen = (await c.get(f"{stack.proxy.url}/api/v1/queues")).json()["queues"]
+                truth = comparable((await c.get(f"{stack.sim_url}/sim/truth")).json()["queues"])
+                seen = comparable((await c.get(f"{stack.proxy.url}/api/v1/queues")).json()["queues"])
                 if seen == truth:
                     return seen, truth
                 await trio.sleep(0.1)
