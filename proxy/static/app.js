@@ -35,6 +35,7 @@ const COLUMNS = [
   { key: "sl", label: "Service level", sort: (v) => v.interval?.serviceLevel ?? -1, num: true, width: 8.5 },
   { key: "abandon", label: "Abandoned", sort: (v) => v.interval?.abandonRate ?? -1, num: true, width: 6.5 },
   { key: "asa", label: "ASA", sort: (v) => v.interval?.asaMs ?? -1, num: true, width: 5 },
+  { key: "aht", label: "AHT", sort: (v) => v.interval?.ahtMs ?? -1, num: true, width: 5 },
   { key: "offered", label: "Offered", sort: (v) => v.interval?.offered ?? -1, num: true, width: 5 },
   { key: "answered", label: "Answered", sort: (v) => v.interval?.answered ?? -1, num: true, width: 5.5 },
   { key: "trend", label: "Last 15 min", cls: "c-trend", width: 6 },
@@ -242,6 +243,8 @@ function updateRow(row, view, now) {
   attr(c.abandon.td, "data-value", iv.abandonRate);
   put(c.asa.value, duration(iv.asaMs));
   attr(c.asa.td, "data-value", iv.asaMs);
+  put(c.aht.value, duration(iv.ahtMs));
+  attr(c.aht.td, "data-value", iv.ahtMs);
   put(c.offered.value, count(iv.offered));
   attr(c.offered.td, "data-value", iv.offered);
   put(c.answered.value, count(iv.answered));
@@ -251,11 +254,20 @@ function updateRow(row, view, now) {
   row.view = view;
 }
 
+/** A longest wait from a REST answer (`longestWaitingAsOf` set) older than this is marked as older than live. */
+const LONGEST_AGED_MS = 15000;
+
 function updateLongest(row, view, now) {
   const cell = row.cells.longest;
   const ms = waitMs(view.longestWaitingSince, now);
-  put(cell.value, ms === null ? "—" : duration(ms));
+  const unknown = ms === null && view.waiting > 0; // someone waits; the REST refresh has not answered yet
+  put(cell.value, ms !== null ? duration(ms) : unknown ? "…" : "—");
   setLevel(cell, ms === null ? "" : levelHigh(ms / 1000, config.wait), "longest wait");
+  const asOf = view.longestWaitingAsOf ? Date.parse(view.longestWaitingAsOf) : null;
+  const aged = ms !== null && asOf !== null && now - asOf > LONGEST_AGED_MS;
+  attr(cell.td, "data-aged", aged || unknown);
+  if (aged) attr(cell.td, "title", `longest wait as of ${clock(asOf)} (from the platform's query, not live)`);
+  else if (unknown) attr(cell.td, "title", "someone waits; the longest wait is being fetched");
 }
 
 function updateSpark(row, queueId, now) {
@@ -342,6 +354,15 @@ function reorder(now) {
   els.empty.hidden = rows.size > 0;
 }
 
+/** The proxy sends a fixed vocabulary (never an exception text); these are the words a supervisor reads. */
+const REASON_TEXT = {
+  waiting: "waiting for the first event", no_events: "no events lately", connecting: "connecting",
+  credentials: "the proxy's platform credentials were refused", token: "cannot get a platform token",
+  rate_limited: "rate limited by the platform", network: "platform unreachable", platform_5xx: "platform error",
+  platform: "platform refused a request", socket: "notification socket lost", subscription: "subscription inactive",
+  no_queues: "no queues to show", no_topics: "no topics to subscribe", crashed: "restarting",
+};
+
 const CONN_ICON = { connecting: "◌", live: "●", reconnecting: "↻", offline: "✕" };
 const UP_ICON = { live: "●", degraded: "▲", down: "✕", unknown: "?" };
 
@@ -357,7 +378,9 @@ function updateHeader(now) {
   attr(els.upstream, "data-state", up);
   put(els.upstream.querySelector(".icon"), UP_ICON[up] || "?");
   put(els.upstream.querySelector(".text"), up);
-  attr(els.upstream, "title", store.upstream?.detail || `upstream ${up}`);
+  const why = REASON_TEXT[store.upstream?.detail] || store.upstream?.detail || "";
+  const where = store.upstream?.source ? ` — ${store.upstream.source}` : "";
+  attr(els.upstream, "title", why ? `upstream ${up}: ${why}${where}` : `upstream ${up}`);
 
   const ageMs = store.dataAgeMs(now);
   put(els.age, age(ageMs));
@@ -365,7 +388,7 @@ function updateHeader(now) {
   const reasons = [];
   if (ageMs !== null) {
     if (conn.state !== "live") reasons.push(`connection ${conn.state}`);
-    if (up !== "live") reasons.push(`upstream ${up}${store.upstream?.detail ? ` (${store.upstream.detail})` : ""}`);
+    if (up !== "live") reasons.push(`upstream ${up}${why ? ` (${why})` : ""}`);
     if (ageMs > config.staleAfterMs) reasons.push(`no data for ${duration(ageMs)}`);
   }
   const stale = reasons.length > 0;
