@@ -43,3 +43,15 @@ async def test_redeliveries_and_duplicates_do_not_skew_the_board(nursery, start_
     metrics = stack.proxy.runtime.metrics.render().decode()
     duplicates = float(metrics.split('queuecast_events_total{outcome="duplicate"} ')[1].split()[0])
     assert duplicates > 0
+
+
+async def test_eventbridge_deliveries_converge_to_the_simulator_truth(nursery, start_proxy):
+    """The EventBridge envelope (template detail-type, whole-second time) pushing real partial messages."""
+    stack = await start_stack(nursery, start_proxy, fmt="EventBridge")
+    async with httpx.AsyncClient(timeout=10) as c:
+        await c.post(f"{stack.sim_url}/sim/waves", json={"ratePerMin": 1200, "durationS": 30})
+    await trio.sleep(2.0)
+    seen, truth = await settle_and_compare(stack)
+    assert truth and seen == truth
+    metrics = stack.proxy.runtime.metrics.render().decode()
+    assert float(metrics.split('queuecast_callbacks_total{status="200"} ')[1].split()[0]) > 10  # pushed, not polled

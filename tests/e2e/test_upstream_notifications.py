@@ -7,6 +7,9 @@ simulator's OAuth, REST and WebSocket endpoints. The wallboard state is compared
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -234,3 +237,40 @@ async def _run_until_done(proxy: RunningProxy, config: object, *,
 
 async def _at_least(value: int, minimum: int) -> bool:
     return value >= minimum
+
+
+@pytest.mark.parametrize(("routing_status_mode", "agent_metric"), [
+    ("changed", "oUserRoutingStatuses"), ("whole", "oOnQueueUsers"), ("changed", "oOnQueueUsers")])
+async def test_agent_counts_converge_whichever_way_the_org_sends_them(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient,
+    routing_status_mode: str, agent_metric: str,
+) -> None:
+    r = await rig(nursery, start_sim, start_proxy, http, sim={
+        "routing_status_mode": routing_status_mode, "agent_metric": agent_metric, "arrivals_per_min": 120.0})
+    await trio.sleep(1.0)  # agents go idle, busy, idle: only the changed statuses are sent
+    await r.converge()
+
+
+async def test_a_run_across_an_interval_boundary_rolls_the_board_over(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    # The world starts 90 simulated seconds before a :00/:30 boundary that lies ahead of the wall clock (so
+    # the proxy's "now" is the newest platform time), and a burst of calls gives every queue figures that
+    # straddle the boundary: the board must move to the new interval exactly as the world's truth does.
+    # (A quiet queue's clock-driven rollover is pinned in tests/test_interval_clock.py.)
+    half_hour_ms = 30 * 60 * 1000
+    boundary_ms = (int(time.time() * 1000) // half_hour_ms + 2) * half_hour_ms
+    r = await rig(nursery, start_sim, start_proxy, http, sim={"start_at_ms": boundary_ms - 90_000,
+                                                              "arrivals_per_min": 1.0})
+    await r.views.sim("POST", "/sim/waves", json={"ratePerMin": 2400, "durationS": 8})
+    boundary = datetime.fromtimestamp(boundary_ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+    async def crossed() -> bool:
+        return all(v["interval"]["start"] == boundary for v in (await r.views.truth()).values())
+
+    await trio.sleep(0.6)  # the burst is over (8 simulated seconds at 20x)
+    assert not await crossed(), "the world reached the boundary before the burst ended: the test proves nothing"
+    await wait_until(crossed, within_s=10)
+    await trio.sleep(0.3)
+    await r.converge()
+    assert all(v["interval"]["start"] == boundary for v in (await r.views.proxy()).values())
