@@ -7,12 +7,11 @@ simulator's OAuth, REST and WebSocket endpoints. The wallboard state is compared
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import pytest
