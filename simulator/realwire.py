@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from .model import ROUTING_STATUSES, AgentCounts, Durations, IntervalStats, MediaState
-from .wire import JSON, interval_text, iso, sl_ratio
+from .wire import JSON, interval_text, iso, service_level_metric
 
 INSTANT_METRICS: Final = ("oAlerting", "oInteracting", "oWaiting")
 """Instant metrics of a media group, in the order the capture lists them (``oAlerting``, ``oWaiting``)."""
@@ -71,17 +71,7 @@ def interval_metrics(iv: IntervalStats) -> list[JSON]:
         if d.count:
             out.append(_durations(metric, d))
     if iv.sl_denominator:
-        out.append(
-            {
-                "metric": "oServiceLevel",
-                "stats": {
-                    "ratio": sl_ratio(iv.sl_numerator, iv.sl_denominator),
-                    "numerator": iv.sl_numerator,
-                    "denominator": iv.sl_denominator,
-                    "target": iv.sl_target,
-                },
-            }
-        )
+        out.append(service_level_metric(iv))
     if iv.t_acd.count:
         out.append(_durations("tWait", iv.t_acd))
     return out

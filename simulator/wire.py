@@ -158,16 +158,21 @@ def interval_metrics(iv: IntervalStats) -> list[JSON]:
         _count("nOffered", iv.offered),
         {"metric": "tAnswered", "stats": {"count": iv.answered, "sum": iv.answered_sum_ms}},
         {"metric": "tAbandon", "stats": {"count": iv.abandoned, "sum": iv.abandoned_sum_ms}},
-        {
-            "metric": "oServiceLevel",
-            "stats": {
-                "ratio": sl_ratio(iv.sl_numerator, iv.sl_denominator),
-                "numerator": iv.sl_numerator,
-                "denominator": iv.sl_denominator,
-                "target": iv.sl_target,
-            },
-        },
+        service_level_metric(iv),
     ]
+
+
+def service_level_metric(iv: IntervalStats) -> JSON:
+    """``oServiceLevel`` as the platform writes it (ratio, numerator, denominator, target)."""
+    return {
+        "metric": "oServiceLevel",
+        "stats": {
+            "ratio": sl_ratio(iv.sl_numerator, iv.sl_denominator),
+            "numerator": iv.sl_numerator,
+            "denominator": iv.sl_denominator,
+            "target": iv.sl_target,
+        },
+    }
 
 
 def media_observation_body(change: QueueChange, media: str) -> JSON:
