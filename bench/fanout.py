@@ -14,13 +14,15 @@ from typing import Any
 
 import trio
 
+from bench.callback import CALLBACK_PATH, signed_body
 from bench.clients import Poster, StreamClient
 from bench.http1 import Event
 from bench.procs import Child
 from bench.progress import say
 from bench.stats import summary_ms
 from bench.sustained import connect_all
-from bench.workload import CALLBACK_PATH, Workload, parse_iso_s, signed_body
+from bench.timefmt import parse_iso_s
+from bench.workload import Workload
 
 
 async def fanout(proxy: Child, *, secret: str, steps: tuple[int, ...], hold_s: float, bound_ms: float,
@@ -40,9 +42,9 @@ async def fanout(proxy: Child, *, secret: str, steps: tuple[int, ...], hold_s: f
         k = 0
         try:
             while True:
-                obs = workload.next(workload.queue_ids[k % 4])
+                message = workload.next(workload.queue_ids[k % 4])
                 k += 1
-                body, headers = signed_body(obs.envelope(), secret)
+                body, headers = signed_body(message.envelope(), secret)
                 await poster.post(body, headers)
                 await trio.sleep(0.1)
         finally:

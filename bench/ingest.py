@@ -15,14 +15,16 @@ from dataclasses import dataclass
 
 import trio
 
+from bench.callback import CALLBACK_PATH, signed_body
 from bench.clients import Poster
+from bench.messages import Message
 from bench.procs import Child
 from bench.progress import say
 from bench.stats import percentile, summary_ms
-from bench.workload import CALLBACK_PATH, Observation, Workload, signed_body
+from bench.workload import Workload
 
-#: Returns ``(body, headers, observations)`` for the next request.
-MakeBody = Callable[[], tuple[bytes, dict[str, str], list[Observation]]]
+#: Returns ``(body, headers, messages)`` for the next request.
+MakeBody = Callable[[], tuple[bytes, dict[str, str], list[Message]]]
 
 
 @dataclass(slots=True)
@@ -57,7 +59,7 @@ class Step:
 
 
 async def closed_loop(url: str, path: str, make_body: MakeBody, *, concurrency: int, seconds: float,
-                      server: Child | None = None, on_ack: Callable[[list[Observation]], None] | None = None,
+                      server: Child | None = None, on_ack: Callable[[list[Message]], None] | None = None,
                       ) -> Step:
     latencies: list[float] = []
     counts = {"requests": 0, "events": 0, "failures": 0}
@@ -67,14 +69,14 @@ async def closed_loop(url: str, path: str, make_body: MakeBody, *, concurrency: 
         poster = Poster(url, path)
         try:
             while time.perf_counter() < deadline:
-                body, headers, observations = make_body()
+                body, headers, messages = make_body()
                 status, rtt = await poster.post(body, headers)
                 if status == 200:
                     latencies.append(rtt)
                     counts["requests"] += 1
-                    counts["events"] += max(1, len(observations))
+                    counts["events"] += max(1, len(messages))
                     if on_ack is not None:
-                        on_ack(observations)
+                        on_ack(messages)
                 else:
                     counts["failures"] += 1
         finally:
@@ -95,11 +97,11 @@ def callback_bodies(workload: Workload, secret: str) -> Callable[[int], MakeBody
 
 
 def _callback_bodies(workload: Workload, secret: str, batch: int) -> MakeBody:
-    def make() -> tuple[bytes, dict[str, str], list[Observation]]:
-        observations = [workload.next() for _ in range(batch)]
-        envelopes = [o.envelope() for o in observations]
+    def make() -> tuple[bytes, dict[str, str], list[Message]]:
+        messages = [workload.next() for _ in range(batch)]
+        envelopes = [m.envelope() for m in messages]
         body, headers = signed_body(envelopes[0] if batch == 1 else envelopes, secret)
-        return body, headers, observations
+        return body, headers, messages
 
     return make
 
@@ -112,7 +114,7 @@ def echo_bodies(size: int = 900) -> MakeBody:
 
 async def ceiling(url: str, bodies: Callable[[int], MakeBody], *, label: str, steps: tuple[tuple[int, int], ...],
                   step_s: float, bound_ms: float, server: Child | None, events: bool = False,
-                  on_ack: Callable[[list[Observation]], None] | None = None) -> dict[str, object]:
+                  on_ack: Callable[[list[Message]], None] | None = None) -> dict[str, object]:
     """Run ``(concurrency, batch)`` steps in order, stopping after two consecutive steps whose p99 passes
     ``bound_ms`` (one noisy step does not end the search); the ceiling is the best rate among steps
     within the bound and without failures."""

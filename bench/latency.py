@@ -1,10 +1,10 @@
 """Isolated-event latency: callback accepted → SSE frame at the client, against a bare echo.
 
-One queue, one event at a time: the bench posts an observation whose ``oWaiting`` is a unique
+One queue, one event at a time: the bench posts an instant message whose ``oWaiting`` is a unique
 sequence number, and every listener records when the frame carrying that number arrives
 (``perf_counter`` in the same process as the sender, so no clock skew). The next event goes out
 only after every listener has it, plus a short pause, so each event is isolated (DESIGN 7).
-The echo RTT is the same client code posting the same bytes to :mod:`bench.echo`.
+The echo RTT is the same client code posting a body of similar size to :mod:`bench.echo`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import msgspec
 import trio
 
+from bench.callback import CALLBACK_PATH, signed_body
 from bench.clients import Poster, StreamClient, frame_decoder
 from bench.http1 import Event
 from bench.progress import say
 from bench.stats import summary_ms
-from bench.workload import CALLBACK_PATH, Workload, signed_body
+from bench.workload import Workload
 
 
 class _Waiting(msgspec.Struct):
@@ -90,8 +91,8 @@ async def isolated_latency(proxy_url: str, *, secret: str, events: int, listener
         poster = Poster(proxy_url, CALLBACK_PATH)
         step = max(1, events // 5)
         for k in range(1, events + 1):
-            obs = workload.next(queue_id, waiting=k)
-            body, headers = signed_body(obs.envelope(), secret)
+            message = workload.next(queue_id, waiting=k)  # an instant message carrying oWaiting = k
+            body, headers = signed_body(message.envelope(), secret)
             target, got, done = k, 0, trio.Event()
             sent = time.perf_counter()
             result.sent_at_s.append(sent)
@@ -112,7 +113,8 @@ async def isolated_latency(proxy_url: str, *, secret: str, events: int, listener
 
 
 async def echo_rtt(echo_url: str, *, requests: int, body_size: int = 900) -> list[float]:
-    """Sequential POST round trips to the echo server with a body of the envelope's size."""
+    """Sequential POST round trips to the echo server with a ~900-byte body (a guide-shape envelope's size;
+    kept when the workload moved to smaller real-shaped messages, so the gate's yardstick did not move)."""
     poster = Poster(echo_url, "/echo")
     body = b'{"pad":"' + b"x" * max(0, body_size - 10) + b'"}'
     headers = {"Content-Type": "application/json"}

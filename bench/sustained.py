@@ -4,9 +4,10 @@
   publish → receipt (``arrival - asOf``) of every frame.
 - A few *probe* clients decode every view and record ``(queue, updatedAt, arrival)``, from which
   come the delivery latency (arrival − newest ``updatedAt`` in the frame) and the staleness of
-  every event sent (its ``observedAt`` → the first arrival of a view at least that new).
+  every instant sent (an instant or agent message's platform time → the first arrival of a view at
+  least that new; interval messages carry no instant and move no ``updatedAt``).
 - After the load stops, every client's state must equal the expected final state that
-  :class:`bench.workload.Workload` derives from what was acknowledged: exactly, for every queue.
+  :class:`bench.expected.ExpectedBoard` derives from what was acknowledged: exactly, for every queue.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from typing import Any
 import msgspec
 import trio
 
+from bench.callback import CALLBACK_PATH, signed_body
 from bench.clients import Poster, StreamClient, frame_decoder
 from bench.http1 import Event
+from bench.messages import Message
 from bench.procs import Child
 from bench.progress import say
 from bench.sampler import Sampler
 from bench.stats import summary_ms
-from bench.workload import CALLBACK_PATH, Observation, Workload, parse_iso_s, signed_body
+from bench.timefmt import parse_iso_s
+from bench.workload import Workload
 
 
 class _Updated(msgspec.Struct):
@@ -131,12 +135,12 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
                 while next_at < end:
                     await trio.sleep_until(trio.current_time() + max(0.0, next_at - time.perf_counter()))
                     next_at += interval
-                    observations: list[Observation] = [workload.next() for _ in range(batch)]
-                    body, headers = signed_body([o.envelope() for o in observations], secret)
+                    messages: list[Message] = [workload.next() for _ in range(batch)]
+                    body, headers = signed_body([m.envelope() for m in messages], secret)
                     status, _ = await poster.post(body, headers)
-                    sent += len(observations)
+                    sent += len(messages)
                     if status == 200:
-                        workload.ack(observations)
+                        workload.ack(messages)
                     else:
                         failures += 1
             finally:
@@ -150,23 +154,23 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
         say(f"  sustained: sent {sent} events ({failures} failed callbacks); waiting for convergence")
         settle_start = time.perf_counter()
         await trio.sleep(window_ms / 1000 + 0.5)
-        expected = {q: obs.expected_view() for q, obs in workload.acked.items()}
-        converged, detail = _check(streams, expected)
+        converged, detail = _check(streams, workload.expected.views(now_ms=_now_ms()))
         with trio.move_on_after(15):
             while converged < clients - refused:
                 await trio.sleep(0.5)  # a harness deadline, not a readiness poll: frames may still be in flight
-                converged, detail = _check(streams, expected)
+                # asked again each time: a 30-minute boundary meanwhile rolls the intervals over
+                converged, detail = _check(streams, workload.expected.views(now_ms=_now_ms()))
         settle_s = time.perf_counter() - settle_start
         nursery.cancel_scope.cancel()
 
     for index, log in enumerate(probe_log):
         del index
         for queue_id, sent_ms in workload.sent_at.items():
-            acked = workload.acked.get(queue_id)
+            newest = workload.expected.updated_ms(queue_id)
             seen = log.get(queue_id, [])
             keys = [ms for ms, _ in seen]
             for t in sent_ms:
-                if acked is None or t > acked.observed_ms:
+                if newest is None or t > newest:
                     continue
                 i = bisect.bisect_left(keys, t)
                 if i < len(seen):
@@ -191,6 +195,10 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
         **sampler.report(),
     }
     return result
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 async def _ticker(seconds: float) -> None:

@@ -1,25 +1,30 @@
-"""A wave of queue-update callbacks: Q queues × two media at R events/s for S seconds, in batches.
+"""A wave of observation callbacks: Q queues × two media at R events/s for S seconds, in batches.
 
 Every body is built and signed when the :class:`Wave` is made, before anyone starts a clock, so the
-harness's JSON encoding and HMAC are not what a wave measures. Observations are stamped 1 ms apart,
-strictly increasing and in the past, so a correct proxy applies every one (none is stale).
+harness's JSON encoding and HMAC are not what a wave measures. The messages are real-shaped
+(:mod:`bench.messages`): mostly instant messages with ``oWaiting`` and some of ``oInteracting`` and
+``oAlerting``, an interval message every tenth and an agent message every tenth. Platform instants
+are 1 ms apart, strictly increasing and in the past, so a correct proxy applies every one (none is
+stale).
 
-The wave remembers what the proxy acknowledged and derives from it what a board must show at the
-end (DESIGN 3.5: a queue's waiting, interacting and alerting are the sums over its media), without
-importing the proxy. Used by the bench's wallboard figure and by the browser tests.
+The wave folds what the proxy acknowledged into an :class:`ExpectedBoard` and derives from it what
+a board must show at the end (DESIGN 3.5: a queue's waiting, interacting and alerting are the sums
+over its media), without importing the proxy. Used by the bench's wallboard figure and by the
+browser tests.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
+from bench.callback import CALLBACK_PATH, signed_body
 from bench.clients import Poster
-from bench.workload import CALLBACK_PATH, TOPIC, iso_ms, signed_body
+from bench.expected import ExpectedBoard
+from bench.messages import STATUSES, Agents, Figures, Instant, Interval, Message
+from bench.timefmt import interval_start_ms
 
 MEDIA = ("voice", "chat")
 
@@ -40,20 +45,10 @@ class WaveShape:
 
 
 @dataclass(frozen=True, slots=True)
-class _Sent:
-    """What one envelope set for (queue, media): enough to derive the final board."""
-
-    queue_id: str
-    media: str
-    observed_ms: int
-    counts: tuple[int, int, int]  # waiting, interacting, alerting
-
-
-@dataclass(frozen=True, slots=True)
 class _Body:
     raw: bytes
     headers: dict[str, str]
-    sent: tuple[_Sent, ...]
+    sent: tuple[Message, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,40 +75,40 @@ class Wave:
         self._n = 0
         wave_events = int(shape.events_per_s * shape.duration_s)
         self._next_ms = int(time.time() * 1000) - wave_events - len(self.queue_ids) * len(MEDIA) - 1
-        self._acked: dict[tuple[str, str], _Sent] = {}
+        self._acked = ExpectedBoard()
         self._prime = self._bodies(len(self.queue_ids) * len(MEDIA))
         self._wave = self._bodies(wave_events)
 
-    def _envelope(self) -> tuple[dict[str, Any], _Sent]:
+    def _message(self) -> Message:
         n, self._n = self._n, self._n + 1
         self._next_ms += 1
+        at = self._next_ms
         queue_id = self.queue_ids[n % len(self.queue_ids)]
         media = MEDIA[(n // len(self.queue_ids)) % len(MEDIA)]
-        waiting, interacting, alerting = (n * 7) % 23, n % 17, n % 3
-        state = {
-            "queueId": queue_id, "queueName": f"Wave {queue_id[-2:]}", "mediaType": media,
-            "observedAt": iso_ms(self._next_ms), "oWaiting": waiting, "oInteracting": interacting,
-            "oAlerting": alerting, "oLongestWaiting": iso_ms(self._next_ms - 60_000) if waiting else None,
-            "oUserRoutingStatuses": {"IDLE": n % 9, "INTERACTING": n % 11},
-        }
-        envelope = {"eventId": str(uuid.uuid4()), "subscriptionId": "sub-wave", "topic": TOPIC,
-                    "timestamp": iso_ms(self._next_ms), "payload": {"queueState": state}}
-        return envelope, _Sent(queue_id, media, self._next_ms, (waiting, interacting, alerting))
+        if n < len(self.queue_ids) * len(MEDIA):  # priming: every (queue, media) once, every metric
+            return Instant(queue_id, media, at, waiting=(n * 7) % 23, interacting=n % 17, alerting=n % 3)
+        kind = (n + n // len(self.queue_ids)) % 10  # so that every queue gets every kind
+        if kind == 3:
+            return Agents(queue_id, at, ((STATUSES[n % 5], n % 9), (STATUSES[(n + 2) % 5], n % 11)))
+        if kind == 7:
+            k = n // 10 + 1  # grows with n: the figures of an interval only grow
+            return Interval(queue_id, media, at, interval_start_ms(at),
+                            Figures(offered=2 * k, answered=k, answered_sum_ms=k * 20_000, abandoned=k // 3,
+                                    handled=k // 2, handled_sum_ms=(k // 2) * 240_000, sl_numerator=k // 2,
+                                    sl_denominator=k + k // 3))
+        return Instant(queue_id, media, at, waiting=(n * 7) % 23,
+                       interacting=n % 17 if n % 2 else None, alerting=n % 3 if n % 3 == 0 else None)
 
     def _bodies(self, count: int) -> list[_Body]:
         out = []
         for start in range(0, count, self.shape.batch):
-            pairs = [self._envelope() for _ in range(min(self.shape.batch, count - start))]
-            raw, headers = signed_body([e for e, _ in pairs], self._secret)
-            out.append(_Body(raw, headers, tuple(s for _, s in pairs)))
+            messages = tuple(self._message() for _ in range(min(self.shape.batch, count - start)))
+            raw, headers = signed_body([m.envelope() for m in messages], self._secret)
+            out.append(_Body(raw, headers, messages))
         return out
 
     def _ack(self, body: _Body) -> None:
-        for sent in body.sent:
-            key = (sent.queue_id, sent.media)
-            prev = self._acked.get(key)
-            if prev is None or sent.observed_ms > prev.observed_ms:
-                self._acked[key] = sent
+        self._acked.add_all(body.sent)
 
     async def prime(self, url: str) -> None:
         """One event for every (queue, media), in sequence, so a board holds every row before the wave.
@@ -160,10 +155,6 @@ class Wave:
                           seconds=time.perf_counter() - t0)
 
     def expected(self) -> dict[str, tuple[int, int, int]]:
-        """Per queue, the (waiting, interacting, alerting) a board must end on: sums over the media of
-        the newest acknowledged observation of each."""
-        out: dict[str, tuple[int, int, int]] = {}
-        for (queue_id, _), sent in self._acked.items():
-            w, i, a = out.get(queue_id, (0, 0, 0))
-            out[queue_id] = (w + sent.counts[0], i + sent.counts[1], a + sent.counts[2])
-        return out
+        """Per queue, the (waiting, interacting, alerting) a board must end on: per media and metric the
+        newest acknowledged value, summed over the media."""
+        return {queue_id: self._acked.counts(queue_id) for queue_id in self._acked.queue_ids()}

@@ -1,13 +1,26 @@
-"""The regression gate's pure logic: ratios from a run's results, and verdicts against a baseline."""
+"""The regression gate's pure logic: ratios from a run's results, and verdicts against a baseline; and the
+expected board behind its exact-convergence figure, checked against the proxy's own reducer."""
 
 from __future__ import annotations
 
 import copy
 import json
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench import gate
+from bench.callback import signed_body
+from bench.messages import Message
+from bench.timefmt import INTERVAL_MS, interval_start_ms
+from bench.workload import Workload
+from proxy.contract import DEFAULT_TOPICS
+from proxy.ingest.envelope import parse_callback
+from proxy.ingest.topics import TopicFilter
+from proxy.state.reducer import Reducer
 
 BASELINE = Path(__file__).resolve().parent.parent / "bench" / "baseline.json"
 
@@ -108,3 +121,45 @@ def test_a_skipped_wallboard_figure_says_why_in_the_report() -> None:
     run = {"started": "2026-01-01T00:00:00+00:00", "command": "queuecast bench", "machine": "m", "wall_s": 1.0,
            "wallboard": {"skipped": "no Chromium at /usr/bin/chromium"}}
     assert "Skipped: no Chromium at /usr/bin/chromium." in report.markdown(run)
+
+
+def _proxy_views(messages: list[Message], *, roll_to_ms: int | None = None) -> dict[str, Any]:
+    """What the proxy's own parse and reducer make of ``messages``, in this order (optionally rolled
+    over by the interval clock to the interval starting at ``roll_to_ms``)."""
+    reducer, topics = Reducer(), TopicFilter(DEFAULT_TOPICS)
+    for message in messages:
+        raw, _ = signed_body(message.envelope(), "unused")
+        for event in parse_callback(raw, topics):
+            assert event.observation is not None
+            reducer.apply(event.observation)
+    if roll_to_ms is not None:
+        start = datetime.fromtimestamp(roll_to_ms / 1000, UTC)
+        reducer.roll_over(start, start + timedelta(minutes=30))
+    return {q: json.loads(reducer.view(q).encoded) for q in reducer.queue_ids()}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_expected_board_agrees_with_the_proxy_whatever_order_the_proxy_applied(seed: int) -> None:
+    # concurrent callbacks are applied in an order the bench cannot know, some are never acknowledged,
+    # and a redelivery applies one twice: the board must not depend on any of it
+    workload = Workload(4, seed=seed, media=("voice", "chat"))
+    rng = random.Random(seed)
+    sent = [workload.next() for _ in range(300)]
+    acked = [m for m in sent if rng.random() < 0.9]
+    applied = acked + rng.sample(acked, 20)
+    rng.shuffle(applied)
+    workload.ack(rng.sample(acked, len(acked)))  # 200s are read in yet another order
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    assert workload.expected.views(now_ms=now) == _proxy_views(applied)
+    assert {type(m).__name__ for m in acked} == {"Instant", "Interval", "Agents"}
+
+
+def test_the_expected_board_rolls_over_at_the_boundary_as_the_proxy_clock_does() -> None:
+    workload = Workload(3, seed=1, media=("voice", "chat"))
+    sent = [workload.next() for _ in range(200)]
+    workload.ack(sent)
+    boundary = interval_start_ms(max(m.at_ms for m in sent)) + INTERVAL_MS
+    expected = workload.expected.views(now_ms=boundary + 1)
+    assert expected == _proxy_views(sent, roll_to_ms=boundary)
+    assert all(v["interval"]["offered"] == 0 and v["interval"]["serviceLevelTarget"] == 0.8
+               for v in expected.values() if v["interval"] is not None)

@@ -1,14 +1,17 @@
 """``queuecast record``: capture the callbacks that reach a receiver into a trace (see :mod:`.format`).
 
-Recording works against the simulator (``--simulator URL`` subscribes to its Event Bus with the
-recorder's own callback receiver, or ``--start-simulator`` runs one in-process) or as a bare
-receiver (``--listen``) that any sender, a real tenant's Event Bus included, can be pointed at.
+Recording works against the simulator (``--simulator URL`` subscribes its Event Bus to the
+``v2.analytics.queues.{id}.observations`` topic of every queue its routing API lists, as
+``queuecast/wiring.py`` does for the proxy, so recordings carry the real message shapes; or
+``--start-simulator`` runs one in-process) or as a bare receiver (``--listen``) that any sender, a
+real tenant's Event Bus included, can be pointed at.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import functools
 import hmac
 import json
@@ -21,11 +24,12 @@ from typing import IO, Any
 
 import trio
 
+from bench.callback import CALLBACK_PATH, sign
 from bench.clients import Poster
 from bench.echo import serve_http
+from bench.messages import observations_topic
 from bench.progress import say
 from bench.trace import format as fmt
-from bench.workload import CALLBACK_PATH, sign
 
 
 @dataclass(eq=False)
@@ -77,6 +81,14 @@ async def _token(http: Poster, client_id: str, client_secret: str) -> str:
     return str(json.loads(body)["access_token"])
 
 
+async def _observation_topics(http: Poster, auth: dict[str, str]) -> list[str]:
+    """The observations topic of every queue the simulator's routing API lists (one page of 500)."""
+    status, body = await http.request("GET", "/api/v2/routing/queues?pageSize=500", b"", auth)
+    if status != 200:
+        raise RuntimeError(f"simulator /api/v2/routing/queues answered {status}: {body[:200]!r}")
+    return [observations_topic(str(queue["id"])) for queue in json.loads(body)["entities"]]
+
+
 @dataclass(frozen=True, slots=True)
 class Drive:
     """What the recorder asks the simulator to do while recording (each also written as a mark)."""
@@ -109,8 +121,9 @@ async def record(out: IO[str], *, duration_s: float, simulator_url: str | None, 
             sim = Poster(simulator_url, "/")
             token = await _token(sim, client_id, client_secret)
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            topics = await _observation_topics(sim, auth)
             status, body = await sim.request("POST", "/api/v2/events/subscriptions", json.dumps({
-                "callbackUrl": callback_url, "topics": ["com.genesyscloud.telephony.queue.update"],
+                "callbackUrl": callback_url, "topics": topics,
                 "secret": secret, "batch": batch, "retryIntervalSeconds": 1, "maxRetryAttempts": 3,
                 "description": "queuecast record"}).encode(), auth)
             if status != 201:
@@ -161,7 +174,8 @@ def record_main(argv: list[str] | None = None) -> int:
         prog="queuecast record",
         description="Record the callbacks that reach a proxy into a JSONL trace (headers and secrets are never "
                     "written; subscription ids and personal fields are scrubbed).",
-        epilog="Example: queuecast record --start-simulator --speed 60 --duration 60 --out normal.jsonl")
+        epilog="Example: queuecast record --start-simulator --speed 60 --duration 60 --out normal.jsonl. "
+               "The shipped traces: scenarios/traces/*.jsonl, parameters in their first line.")
     p.add_argument("--out", type=Path, required=True, help="trace file to write (JSONL)")
     p.add_argument("--duration", type=float, default=60.0, help="seconds to record (default 60)")
     src = p.add_mutually_exclusive_group()
@@ -176,6 +190,9 @@ def record_main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=1.0, help="--start-simulator: simulated s per real s")
     p.add_argument("--queues", type=int, default=8, help="--start-simulator: queues (default 8)")
     p.add_argument("--agents", type=int, default=80, help="--start-simulator: agents (default 80)")
+    p.add_argument("--interval-message-s", type=float, default=None, metavar="S",
+                   help="--start-simulator: simulated seconds between two interval messages of one (queue, media) "
+                        "(default: the simulator's, 5)")
     p.add_argument("--wave", action="append", default=[], metavar="AT:RATE_PER_MIN:DURATION_S",
                    help="start a call wave AT seconds in (repeatable)")
     p.add_argument("--expire-tokens-at", type=float, action="append", default=[], metavar="S",
@@ -196,13 +213,19 @@ def record_main(argv: list[str] | None = None) -> int:
             from simulator.server import serve as serve_simulator  # only when asked: bench stays independent
             from simulator.settings import SimSettings
 
-            settings = SimSettings(seed=args.seed, speed=args.speed, queues=args.queues, agents=args.agents)
+            # the real message shape whatever the simulator's default, so recordings are what a tenant sends
+            settings = SimSettings(seed=args.seed, speed=args.speed, queues=args.queues, agents=args.agents,
+                                   message_shape="real")
+            if args.interval_message_s is not None:
+                settings = dataclasses.replace(settings, interval_message_s=args.interval_message_s)
             async with trio.open_nursery() as nursery:
                 url = await nursery.start(serve_simulator, settings)
                 rec = await record(out, duration_s=args.duration, simulator_url=url, secret=None,
                                    listen_host=host, listen_port=int(port), batch=args.batch, drive=drive,
                                    source=f"simulator seed={args.seed} speed={args.speed} queues={args.queues} "
-                                          f"agents={args.agents}")
+                                          f"agents={args.agents} shape=real "
+                                          f"interval_message_s={settings.interval_message_s} "
+                                          f"duration={args.duration}")
                 nursery.cancel_scope.cancel()
                 return rec
 

@@ -1,7 +1,8 @@
 """``queuecast replay``: post a trace's deliveries (see :mod:`.format`) through a proxy's callback.
 
 Every body is signed with ``--secret`` (default ``$QC_CALLBACK_SECRET``) and posted at the original
-spacing divided by ``--speed``; marks are printed, not posted.
+spacing divided by ``--speed``; marks are printed, not posted. Times move to the replay's clock by
+default, by whole 30-minute intervals (:mod:`bench.retime`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from typing import Any
 
 import trio
 
+from bench.callback import CALLBACK_PATH, sign
 from bench.clients import Poster
 from bench.progress import say
+from bench.retime import Retimer
 from bench.trace.format import read_trace
-from bench.workload import CALLBACK_PATH, sign
-
-#: Time keys that ``--rebase-time`` moves to the replay's clock.
-TIME_KEYS = frozenset({"observedAt", "timestamp", "time"})
 
 
 @dataclass(slots=True)
@@ -37,38 +36,6 @@ class ReplayStats:
     statuses: dict[int, int] = field(default_factory=dict)
     max_lag_s: float = 0.0
     seconds: float = 0.0
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-class Retimer:
-    """Shifts every ``TIME_KEYS`` value by one offset, so the trace's first time becomes ``start``.
-
-    The spacing is kept, not divided by the replay speed: compressing it would collapse
-    observations a few ms apart onto the same millisecond, and the proxy drops equal times as stale.
-    """
-
-    def __init__(self, start: datetime) -> None:
-        self._start = start
-        self._first: datetime | None = None
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (self._move(v) if k in TIME_KEYS and isinstance(v, str) else self(v)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self(v) for v in value]
-        return value
-
-    def _move(self, text: str) -> str:
-        try:
-            original = datetime.fromisoformat(text)
-        except ValueError:
-            return text
-        if self._first is None:
-            self._first = original
-        return _iso(self._start + (original - self._first))
 
 
 def _fresh_ids(value: Any) -> Any:
@@ -136,8 +103,9 @@ def replay_main(argv: list[str] | None = None) -> int:
     p.add_argument("--secret", default=os.environ.get("QC_CALLBACK_SECRET"),
                    help="HMAC secret for X-Hub-Signature-256 (default $QC_CALLBACK_SECRET; none = unsigned)")
     p.add_argument("--keep-times", action="store_true",
-                   help="send the recorded timestamps unchanged (default: shift them so the first is now, "
-                        "so a proxy that has seen newer data does not drop them as stale)")
+                   help="send the recorded times unchanged (default: shift every time by the fewest whole "
+                        "30-minute intervals that bring the first to now or later, so a proxy that has seen "
+                        "newer data does not drop them as stale and every message keeps its interval)")
     p.add_argument("--fresh-ids", action="store_true",
                    help="give every envelope a new event id (to replay the same trace twice into one proxy)")
     args = p.parse_args(argv)
