@@ -1,4 +1,9 @@
-"""Helpers shared by the locustfiles (run in .venv-load: stdlib + locust only, never imported by pytest)."""
+"""Helpers shared by the locustfiles (run in .venv-load: stdlib + locust only, never imported by pytest).
+
+Bodies are real-shaped ``v2.analytics.queues.{id}.observations`` messages drawn by
+:class:`bench.workload.Workload` (standard library only; ``scenarios.run`` puts the repository on
+``PYTHONPATH``): instant messages with only the changed counts, interval and agent messages now and then.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,32 @@ import hashlib
 import hmac
 import json
 import os
-import random
-import time
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from locust import events
+
+from bench.workload import Workload
 
 SECRET = os.environ.get("QC_CALLBACK_SECRET", "")
 SIM_URL = os.environ.get("SIM_URL", "")
 DURATION_S = float(os.environ.get("SCENARIO_DURATION_S", "30"))
 USERS = int(os.environ.get("SCENARIO_USERS", "20"))
 CALLBACK = "/api/v1/event-stream/callback"
-TOPIC = "com.genesyscloud.telephony.queue.update"
-
-
-def iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}Z"
 
 
 def parse_iso(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def envelope(queue_id: str) -> dict[str, Any]:
-    now = time.time()
-    waiting = random.randrange(0, 20)
-    return {"eventId": str(uuid.uuid4()), "subscriptionId": "sub-locust", "topic": TOPIC, "timestamp": iso(now),
-            "payload": {"queueState": {
-                "queueId": queue_id, "queueName": f"Load {queue_id}", "mediaType": "voice", "observedAt": iso(now),
-                "oWaiting": waiting, "oInteracting": random.randrange(0, 40), "oAlerting": random.randrange(0, 3),
-                "oLongestWaiting": iso(now - random.randrange(1, 300)) if waiting else None}}}
+def workload(queues: int, prefix: str) -> Workload:
+    """Messages over ``queues`` queues named ``prefix-00000``…; sent instants are not kept (long runs)."""
+    return Workload(queues, prefix=prefix, keep_sent=False)
+
+
+def envelope(source: Workload) -> dict[str, Any]:
+    """The next message of ``source``, for a random queue, in the Event Bus envelope."""
+    return source.next().envelope(subscription_id="sub-locust")
 
 
 def signed(body: Any) -> tuple[bytes, dict[str, str]]:

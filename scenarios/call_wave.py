@@ -1,18 +1,17 @@
 """call_wave: an Event Bus sender posting signed callbacks along a two-wave LoadTestShape.
 
 Ramp to the peak (SCENARIO_USERS senders), hold, fall, then a second wave; a third of the senders
-post batches of 50 envelopes, the rest single envelopes. Each sender posts back to back with a
+post batches of 50 envelopes, the rest single envelopes; the messages are real-shaped observations
+(mostly instant counts, now and then interval figures or agent counts). Each sender posts back to back with a
 short wait, so the peak rate is set by the user count (about 2,000 events/s needs ~40 users here).
 """
 
 from __future__ import annotations
 
-import random
-
-from _common import CALLBACK, DURATION_S, USERS, envelope, signed
+from _common import CALLBACK, DURATION_S, USERS, envelope, signed, workload
 from locust import HttpUser, LoadTestShape, between, task
 
-QUEUES = [f"wave-{i:03d}" for i in range(200)]
+MESSAGES = workload(200, "wave")
 
 
 class SingleSender(HttpUser):
@@ -21,7 +20,7 @@ class SingleSender(HttpUser):
 
     @task
     def post_one(self) -> None:
-        body, headers = signed(envelope(random.choice(QUEUES)))
+        body, headers = signed(envelope(MESSAGES))
         self.client.post(CALLBACK, data=body, headers=headers, name="callback (single)")
 
 
@@ -31,7 +30,7 @@ class BatchSender(HttpUser):
 
     @task
     def post_batch(self) -> None:
-        body, headers = signed([envelope(random.choice(QUEUES)) for _ in range(50)])
+        body, headers = signed([envelope(MESSAGES) for _ in range(50)])
         self.client.post(CALLBACK, data=body, headers=headers, name="callback (batch of 50)")
 
 

@@ -1,10 +1,11 @@
 """dashboards: SSE viewers that hold streams, resume with Last-Event-ID, and report latency.
 
-One publisher posts an event every 100 ms with ``observedAt`` = now; every viewer reports, as custom
-statistics, the end-to-end latency (``observedAt`` of the newest view in a frame → receipt), the
-staleness of its view at each frame (receipt − the oldest ``updatedAt`` among the queues it just
-received), and every (re)connection as ``snapshot`` or ``resume`` (the proxy replayed the missed
-deltas). Viewers drop their stream every ~10 s and resume with ``Last-Event-ID``.
+One publisher posts a real-shaped message every 100 ms, its platform instant = now; every viewer
+reports, as custom statistics, the end-to-end latency (``updatedAt`` of the newest view in a frame →
+receipt; interval messages carry no instant and move no ``updatedAt``), the staleness of its view
+at each frame (receipt − the oldest ``updatedAt`` among the queues it just received), and every
+(re)connection as ``snapshot`` or ``resume`` (the proxy replayed the missed deltas). Viewers drop
+their stream every ~10 s and resume with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import json
 import random
 import time
 
-from _common import CALLBACK, envelope, metric, parse_iso, read_sse, signed
+from _common import CALLBACK, envelope, metric, parse_iso, read_sse, signed, workload
 from locust import HttpUser, between, constant, task
 
-QUEUES = [f"dash-{i:02d}" for i in range(20)]
+MESSAGES = workload(20, "dash")
 
 
 class Publisher(HttpUser):
@@ -25,7 +26,7 @@ class Publisher(HttpUser):
 
     @task
     def publish(self) -> None:
-        body, headers = signed(envelope(random.choice(QUEUES)))
+        body, headers = signed(envelope(MESSAGES))
         self.client.post(CALLBACK, data=body, headers=headers, name="callback")
 
 

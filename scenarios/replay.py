@@ -1,8 +1,10 @@
 """replay: one user replays a recorded trace (TRACE, JSONL from ``queuecast record``) at SPEED.
 
 Deliveries are posted through the callback with their original spacing divided by SPEED, with
-fresh event ids and timestamps moved to now (so replaying twice into one proxy is not deduped).
-The trace loops until the run ends.
+fresh event ids and times moved to now by :class:`bench.retime.Retimer` (envelope times and
+instants by one offset, 30-minute intervals by whole intervals), so replaying twice into one proxy
+is neither deduped nor stale. The trace loops until the run ends; each pass starts after the
+newest time of the one before.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from _common import CALLBACK, iso, signed
+from _common import CALLBACK, signed
 from locust import HttpUser, constant, task
+
+from bench.retime import Retimer
 
 TRACE = os.environ.get("TRACE", "scenarios/traces/peak-wave-token-expiry.jsonl")
 SPEED = float(os.environ.get("SPEED", "10"))
-TIME_KEYS = ("observedAt", "timestamp", "time")
 
 
 def load() -> list[tuple[float, object]]:
@@ -27,43 +30,30 @@ def load() -> list[tuple[float, object]]:
     return [(float(x["t"]), x["body"]) for x in lines[1:] if "body" in x]
 
 
-def retime(value: object, shift: timedelta) -> object:
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key in TIME_KEYS and isinstance(item, str):
-                out[key] = iso((datetime.fromisoformat(item) + shift).timestamp())
-            elif key == "eventId":
-                out[key] = str(uuid.uuid4())
-            else:
-                out[key] = retime(item, shift)
-        return out
+def fresh_ids(value: object) -> object:
     if isinstance(value, list):
-        return [retime(v, shift) for v in value]
+        return [fresh_ids(v) for v in value]
+    if isinstance(value, dict) and "eventId" in value:
+        return {**value, "eventId": str(uuid.uuid4())}
     return value
 
 
 class Replayer(HttpUser):
     fixed_count = 1
     wait_time = constant(0)
+    newest: datetime | None = None
 
     @task
     def replay(self) -> None:
         entries = load()
         start = time.time()
-        first = next((f for _, body in entries if (f := _first_time(body)) is not None), None)
-        # one shift for the whole pass: order and spacing of the recorded times are kept
-        shift = datetime.now(UTC) - first if first else timedelta(0)
+        now = datetime.now(UTC)
+        # one Retimer per pass keeps the recorded order and spacing; a pass never goes back in time
+        retime = Retimer(now if self.newest is None else max(now, self.newest + timedelta(milliseconds=1)))
         for t, body in entries:
             delay = start + t / SPEED - time.time()
             if delay > 0:
                 time.sleep(delay)
-            raw, headers = signed(retime(body, shift))
+            raw, headers = signed(fresh_ids(retime(body)))
             self.client.post(CALLBACK, data=raw, headers=headers, name="replay callback")
-
-
-def _first_time(body: object) -> datetime | None:
-    item = body[0] if isinstance(body, list) and body else body
-    if isinstance(item, dict) and isinstance(item.get("timestamp"), str):
-        return datetime.fromisoformat(item["timestamp"])
-    return None
+        self.newest = retime.newest

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import procs
+from bench.messages import observations_topic
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUST = ROOT / ".venv-load" / "bin" / "locust"
@@ -44,16 +45,20 @@ def _http(method: str, url: str, body: bytes | None = None, headers: dict[str, s
 
 
 def subscribe(sim_url: str, proxy_url: str, secret: str) -> None:
-    """Point the simulator's Event Bus at the proxy's callback (the push path of DESIGN 3.1)."""
+    """Point the simulator's Event Bus at the proxy's callback (the push path of DESIGN 3.1), on the
+    ``v2.analytics.queues.{id}.observations`` topic of every queue the routing API lists (as
+    ``queuecast/wiring.py`` does): real-shaped messages."""
     basic = base64.b64encode(b"queuecast-demo:queuecast-demo-secret").decode()
     token = json.loads(_http("POST", f"{sim_url}/oauth/token", b"grant_type=client_credentials",
                              {"Authorization": f"Basic {basic}",
                               "Content-Type": "application/x-www-form-urlencoded"}))["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    queues = json.loads(_http("GET", f"{sim_url}/api/v2/routing/queues?pageSize=500", headers=auth))["entities"]
     _http("POST", f"{sim_url}/api/v2/events/subscriptions", json.dumps({
         "callbackUrl": f"{proxy_url}/api/v1/event-stream/callback",
-        "topics": ["com.genesyscloud.telephony.queue.update"], "secret": secret, "batch": True,
+        "topics": [observations_topic(str(q["id"])) for q in queues], "secret": secret, "batch": True,
         "retryIntervalSeconds": 1, "maxRetryAttempts": 5}).encode(),
-        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        {**auth, "Content-Type": "application/json"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             subscribe(sim_url, host, secret)
         env = {**os.environ, "QC_CALLBACK_SECRET": secret, "SIM_URL": sim_url or "",
                "SCENARIO_USERS": str(args.users), "SCENARIO_DURATION_S": str(args.duration),
-               "TRACE": args.trace, "SPEED": str(args.speed), "PYTHONPATH": str(ROOT / "scenarios")}
+               "TRACE": args.trace, "SPEED": str(args.speed),
+               # the locustfiles import _common from scenarios/ and the standard-library bench modules
+               "PYTHONPATH": os.pathsep.join((str(ROOT / "scenarios"), str(ROOT)))}
         prefix = args.results / args.scenario
         cmd = [str(LOCUST), "-f", str(ROOT / "scenarios" / f"{args.scenario}.py"), "--headless",
                "-u", str(args.users), "-r", str(max(1, args.users)), "-t", f"{int(args.duration)}s",
