@@ -14,6 +14,7 @@ from quart_trio import QuartTrio
 from . import analytics, wire
 from .control import register_control
 from .engine import Denied, Engine
+from .errors import register_error_handlers
 from .eventbus import SubscriptionError
 from .notifications import TopicError
 from .oauth import Token, parse_basic, parse_bearer
@@ -170,8 +171,8 @@ def create_app(engine: Engine) -> QuartTrio:
     @app.websocket("/channels/<channel_id>")
     async def channel_socket(channel_id: str) -> Any:
         ch = engine.notifications.get(channel_id)
-        if ch is None:
-            return "channel not found", 404
+        if ch is None:  # refused at the handshake, with the platform's error body
+            return _error(404, "not.found", f"channel {channel_id} not found")[:2]
         await websocket.accept()
         await engine.notifications.serve_socket(ch, send=websocket.send, receive=websocket.receive)
         return None
@@ -216,6 +217,7 @@ def create_app(engine: Engine) -> QuartTrio:
         return await _platform(engine, handle)
 
     register_control(app, engine)
+    register_error_handlers(app)
     return app
 
 
