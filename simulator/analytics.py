@@ -5,22 +5,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from . import realwire, wire
+from .enums import AGGREGATE_METRICS, OBSERVATION_DETAIL_METRICS, OBSERVATION_METRICS
 from .model import IntervalStats
 from .world import World
 
-OBSERVATION_METRICS: Final = frozenset(
-    {
-        "oActiveUsers",
-        "oAlerting",
-        "oInteracting",
-        "oMemberUsers",
-        "oOffQueueUsers",
-        "oOnQueueUsers",
-        "oUserPresences",
-        "oUserRoutingStatuses",
-        "oWaiting",
-    }
-)
 _USER_METRICS: Final = (
     "oUserRoutingStatuses",
     "oActiveUsers",
@@ -29,8 +17,11 @@ _USER_METRICS: Final = (
     "oOnQueueUsers",
     "oUserPresences",
 )
-_CONVERSATION_METRICS: Final = ("oWaiting", "oInteracting", "oAlerting")
-AGGREGATE_METRICS: Final = ("nOffered", "tAnswered", "tAbandon", "oServiceLevel", "tHandle")
+_CONVERSATION_METRICS: Final = ("oWaiting", "oInteracting", "oAlerting", "oLongestWaiting", "oLongestInteracting")
+CORE_AGGREGATE_METRICS: Final = ("nOffered", "tAnswered", "tAbandon", "oServiceLevel", "tHandle")
+"""Aggregate metrics always answered, zero counts included; the other modelled ones (``tAlert``,
+``tAcd``, ``tNotResponding``, ``tWait``) only when non-zero, and every other metric of the SDK's
+enum is omitted: the world never counts them (no transfers, holds, callbacks, outbound, …)."""
 
 
 class QueryError(ValueError):
@@ -75,9 +66,12 @@ def observations_query(world: World, body: Any) -> wire.JSON:
     if not isinstance(metrics, list) or not metrics:
         raise QueryError("metrics: a non-empty list is required")
     details = body.get("detailMetrics") or []
-    for field, names in (("metrics", metrics), ("detailMetrics", details)):
+    for field, names, allowed in (
+        ("metrics", metrics, OBSERVATION_METRICS),
+        ("detailMetrics", details, OBSERVATION_DETAIL_METRICS),
+    ):
         for i, m in enumerate(names):
-            if m not in OBSERVATION_METRICS:
+            if m not in allowed:
                 raise QueryError(f"{field}[{i}]: unknown metric {m!r}")
     wanted = set(metrics) | set(details)
     queue_ids, media_filter = _selection(world, body.get("filter"))
@@ -111,11 +105,15 @@ def observations_query(world: World, body: Any) -> wire.JSON:
                 continue
             st = world.media_state(qid, m)
             values = {"oWaiting": st.waiting, "oInteracting": st.interacting, "oAlerting": st.alerting}
+            values["oLongestWaiting"], values["oLongestInteracting"] = st.waiting, st.interacting
             data: list[wire.JSON] = []
             for metric in _CONVERSATION_METRICS:
                 if metric not in wanted:
                     continue
                 entry: wire.JSON = {"metric": metric, "stats": {"count": values[metric]}}
+                since = _longest_since(world, qid, m, metric)
+                if since is not None:  # epoch ms the oldest began (the legacy topic's reading, [3P-NGQ])
+                    entry["stats"]["calculatedMetricValue"] = since
                 if metric in details:
                     entry["truncated"] = False
                     if metric == "oWaiting":
@@ -123,6 +121,24 @@ def observations_query(world: World, body: Any) -> wire.JSON:
                 data.append(entry)
             results.append({"group": {"queueId": qid, "mediaType": m}, "data": data})
     return {"results": results}
+
+
+def _longest_since(world: World, queue_id: str, media: str, metric: str) -> int | None:
+    """Epoch ms at which the oldest waiting (``oLongestWaiting``) or interacting
+    (``oLongestInteracting``) interaction of (queue, media) began; None for other metrics or nobody."""
+    if metric == "oLongestWaiting":
+        return world.media_state(queue_id, media).longest_waiting_ms
+    if metric == "oLongestInteracting":
+        return next((d.since_ms for d in world.held_details(queue_id, media) if d.answered), None)
+    return None
+
+
+def aggregate_metrics(iv: IntervalStats, metrics: list[str]) -> list[wire.JSON]:
+    """The requested metrics the world counts, in the requested order (see ``CORE_AGGREGATE_METRICS``)."""
+    core = [m for m in dict.fromkeys(metrics) if m in CORE_AGGREGATE_METRICS]
+    known = {d["metric"]: d for d in realwire.interval_metrics(iv)}
+    known.update({d["metric"]: d for d in wire.aggregate_metrics(iv, core)})
+    return [known[m] for m in dict.fromkeys(metrics) if m in known]
 
 
 def aggregates_query(world: World, body: Any) -> wire.JSON:
@@ -146,7 +162,7 @@ def aggregates_query(world: World, body: Any) -> wire.JSON:
         raise QueryError("metrics: a non-empty list is required")
     for i, m in enumerate(metrics):
         if m not in AGGREGATE_METRICS:
-            raise QueryError(f"metrics[{i}]: {m!r} is not supported (supported: {', '.join(AGGREGATE_METRICS)})")
+            raise QueryError(f"metrics[{i}]: unknown metric {m!r}")
     group_by = body.get("groupBy") or []
     if not isinstance(group_by, list) or any(g not in ("queueId", "mediaType") for g in group_by):
         raise QueryError("groupBy: only queueId and mediaType are supported")
@@ -165,9 +181,9 @@ def aggregates_query(world: World, body: Any) -> wire.JSON:
     for key, ivs in buckets.items():
         total = IntervalStats.combined(ivs)
         text = wire.interval_text(total) if body.get("granularity") else interval
-        results.append(
-            {"group": dict(key), "data": [{"interval": text, "metrics": wire.aggregate_metrics(total, metrics)}]}
-        )
+        answered = aggregate_metrics(total, metrics)
+        if answered:  # nothing counted for any requested metric: no data, as for an empty interval
+            results.append({"group": dict(key), "data": [{"interval": text, "metrics": answered}]})
     return {"results": results}
 
 

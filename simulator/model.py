@@ -191,3 +191,24 @@ class WaitingDetail:
 
     conversation_id: str
     offered_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeldDetail:
+    """One interaction an agent holds (alerting or interacting), for the activity and observation queries."""
+
+    conversation_id: str
+    user_id: str
+    answered: bool
+    """True once the agent answered (``oInteracting``), False while it alerts (``oAlerting``)."""
+    since_ms: int
+    """When the current state began: the answer, or the start of the alert."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDetail:
+    """One member of a queue and its routing status, for the routing activity query."""
+
+    user_id: str
+    status: str
+    """One of ``ROUTING_STATUSES``."""

@@ -7,8 +7,20 @@ a change in the same millisecond as the previous one is bumped by 1 ms.
 
 from __future__ import annotations
 
+import uuid
+
 from .interactions import Counters, MediaBook
-from .model import INTERVAL_MS, AgentCounts, IntervalStats, MediaState, QueueChange, QueueInfo, WaitingDetail
+from .model import (
+    INTERVAL_MS,
+    AgentCounts,
+    HeldDetail,
+    IntervalStats,
+    MediaState,
+    MemberDetail,
+    QueueChange,
+    QueueInfo,
+    WaitingDetail,
+)
 from .roster import Agent, Roster
 
 
@@ -52,6 +64,27 @@ def interval_stats(q: QueueInfo, start_ms: int, c: Counters) -> IntervalStats:
 def waiting_details(book: MediaBook) -> list[WaitingDetail]:
     """The waiting interactions of one book, oldest first."""
     return [WaitingDetail(it.conversation_id, it.offered_ms) for it in book.waiting]
+
+
+def user_id(seed: int, index: int) -> str:
+    """A stable user id for agent ``index`` of a world (derived, not drawn: the world's draws stay as they were)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"queuecast-simulator/{seed}/agents/{index}"))
+
+
+def held_details(queue_id: str, media: str, agents: list[Agent], *, seed: int) -> list[HeldDetail]:
+    """Interactions of (queue, media) held by agents, ordered by when their current state began."""
+    out = []
+    for a in agents:
+        it = a.interaction
+        if it is not None and it.queue_id == queue_id and it.media == media:
+            since = it.answered_ms if it.answered else it.alerted_ms
+            out.append(HeldDetail(it.conversation_id, user_id(seed, a.index), it.answered, since))
+    return sorted(out, key=lambda d: d.since_ms)
+
+
+def member_details(queue_id: str, agents: list[Agent], *, seed: int) -> list[MemberDetail]:
+    """The members of a queue and their routing statuses."""
+    return [MemberDetail(user_id(seed, a.index), a.status) for a in agents if queue_id in a.queues]
 
 
 class Observer:

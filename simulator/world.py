@@ -13,8 +13,18 @@ from __future__ import annotations
 import random
 from typing import Final
 
-from .model import INTERVAL_MS, AgentCounts, MediaState, QueueChange, QueueInfo, WaitingDetail, interval_start
-from .observation import Observer, media_state, waiting_details
+from .model import (
+    INTERVAL_MS,
+    AgentCounts,
+    HeldDetail,
+    MediaState,
+    MemberDetail,
+    QueueChange,
+    QueueInfo,
+    WaitingDetail,
+    interval_start,
+)
+from .observation import Observer, held_details, media_state, member_details, waiting_details
 from .roster import Roster
 from .routing import Routing
 from .traffic import Traffic, Wave, day_curve
@@ -29,6 +39,7 @@ class World:
 
     def __init__(self, *, seed: int, queues: int, agents: int, start_ms: int, arrivals_per_min: float = 12.0) -> None:
         self._rng = random.Random(seed)
+        self._seed = seed
         self.now_ms = start_ms
         self._roster = Roster(rng=self._rng, seed=seed, queues=queues, agents=agents, now_ms=start_ms)
         self._traffic = Traffic(arrivals_per_min=arrivals_per_min)
@@ -132,6 +143,14 @@ class World:
     def waiting_details(self, queue_id: str, media: str) -> list[WaitingDetail]:
         """The waiting interactions of one (queue, mediaType), oldest first."""
         return waiting_details(self._routing.books[(queue_id, media)])
+
+    def held_details(self, queue_id: str, media: str) -> list[HeldDetail]:
+        """Interactions of one (queue, mediaType) that agents hold (alerting or interacting), oldest state first."""
+        return held_details(queue_id, media, self._roster.agents, seed=self._seed)
+
+    def member_details(self, queue_id: str) -> list[MemberDetail]:
+        """The queue's members with their routing status, in roster order."""
+        return member_details(queue_id, self._roster.agents, seed=self._seed)
 
     def last_observed_ms(self, queue_id: str) -> int | None:
         """``observedAt`` of the newest change emitted for the queue, None before the first."""

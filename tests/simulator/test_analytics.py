@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator import wire
+from simulator.enums import AGGREGATE_METRICS, OBSERVATION_DETAIL_METRICS, OBSERVATION_METRICS
+
 from .conftest import Sim
 
 
@@ -140,3 +143,53 @@ async def test_observations_query_gives_on_and_off_queue_users_per_routing_statu
         off = {d["qualifier"]: d["stats"]["count"] for d in result["data"] if d["metric"] == "oOffQueueUsers"}
         assert on == {s: n for s, n in agents.items() if n and s != "OFF_QUEUE"}, "one entry per status, zero omitted"
         assert off == ({"OFF_QUEUE": agents["OFF_QUEUE"]} if agents["OFF_QUEUE"] else {})
+
+
+async def test_observations_query_accepts_every_metric_of_the_sdk_enum(sim: Sim) -> None:
+    await sim.client.post("/sim/pause")
+    await sim.client.post("/sim/advance", json={"seconds": 180})
+    qids = await sim.queue_ids()
+    r = await sim.client.post(
+        "/api/v2/analytics/queues/observations/query",
+        headers=await sim.auth(),
+        json={"filter": _filter(qids), "metrics": list(OBSERVATION_METRICS), "detailMetrics": ["oWaiting"]},
+    )
+    assert r.status_code == 200, r.text
+    truth = (await sim.truth())["queues"]
+    for result in r.json()["results"]:
+        if "mediaType" not in result["group"]:
+            continue
+        m = truth[result["group"]["queueId"]]["media"][result["group"]["mediaType"]]
+        data = {d["metric"]: d["stats"] for d in result["data"]}
+        assert data["oLongestWaiting"]["count"] == m["waiting"]
+        since = data["oLongestWaiting"].get("calculatedMetricValue")
+        assert (None if since is None else wire.iso(since)) == m["longestWaitingSince"]
+        assert data["oLongestInteracting"]["count"] == m["interacting"]
+        assert ("calculatedMetricValue" in data["oLongestInteracting"]) == (m["interacting"] > 0)
+    assert "oLongestWaiting" not in OBSERVATION_DETAIL_METRICS
+    bad = await sim.client.post(
+        "/api/v2/analytics/queues/observations/query",
+        headers=await sim.auth(),
+        json={"filter": _filter(qids), "metrics": ["oWaiting"], "detailMetrics": ["oLongestWaiting"]},
+    )
+    assert bad.status_code == 400 and "detailMetrics[0]" in bad.json()["message"]
+
+
+async def test_aggregates_query_accepts_every_metric_and_omits_what_the_world_never_counts(sim: Sim) -> None:
+    await sim.client.post("/sim/pause")
+    await sim.client.post("/sim/advance", json={"seconds": 600})
+    iv = next(iter((await sim.truth())["queues"].values()))["interval"]
+    url = "/api/v2/analytics/conversations/aggregates/query"
+    body = {"interval": f"{iv['start']}/{iv['end']}", "groupBy": ["queueId"], "metrics": list(AGGREGATE_METRICS)}
+    r = await sim.client.post(url, headers=await sim.auth(), json=body)
+    assert r.status_code == 200, r.text
+    for result in r.json()["results"]:
+        names = [m["metric"] for m in result["data"][0]["metrics"]]
+        assert {"nOffered", "tAnswered", "tAbandon", "oServiceLevel", "tHandle"} <= set(names)
+        assert not {"nTransferred", "tHeld", "tTalk", "nOutbound"} & set(names)
+        assert names == [m for m in AGGREGATE_METRICS if m in names], "in the requested order"
+    only_unmodelled = {**body, "metrics": ["nTransferred", "tFlowOut"]}
+    r = await sim.client.post(url, headers=await sim.auth(), json=only_unmodelled)
+    assert r.status_code == 200 and r.json() == {"results": []}
+    r = await sim.client.post(url, headers=await sim.auth(), json={**body, "metrics": ["nBogus"]})
+    assert r.status_code == 400 and "metrics[0]" in r.json()["message"]
