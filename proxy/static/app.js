@@ -1,95 +1,71 @@
 /**
- * app.js — the wallboard page: renders the store of queuecast-client.js.
+ * app.js — the wallboard page: renders the store of queuecast-client.js as rows or tiles.
  *
  * Rendering is batched: store changes only mark queues dirty; one pass per animation frame
- * updates the rows that changed, and within them only the cells whose text or state differ.
+ * updates the items that changed, and within them only the cells whose text or state differ.
  * A one-second tick advances the clock and the longest-wait timers in the same kind of pass.
- * The page never reloads itself; reconnection is the client's business.
+ * The layout (type size, column widths, pages) is recomputed only when the screen, the number of
+ * items or a name changes; pages turn on their own timer. The page never reloads itself.
  */
 
-import { connectBoard, ROUTING_STATUSES } from "./queuecast-client.js";
-import {
-  BADGE, LEVEL_WORD, age, clock, count, duration, levelHigh, levelServiceLevel, percent, readConfig,
-  sparkPath, waitMs,
-} from "./board-format.js";
+import { connectBoard } from "./queuecast-client.js";
+import { BADGE, age, clock, duration, percent, readConfig, sparkPath, thresholdsFor } from "./board-format.js";
+import { BY_KEY, SPARK, drawLongest, makeCell, resolveColumns, tileDetail } from "./board-columns.js";
+import { groupOf, groupTotals, orderGroups, parseGroups } from "./board-groups.js";
+import { planRows, planTiles, textEm } from "./board-layout.js";
+import { startKiosk } from "./board-kiosk.js";
+import { attr, h, put, stats } from "./board-dom.js";
 
-const params = new URLSearchParams(location.search);
+/* ------------------------------------------------------------------ settings */
+
+// A saved board (`/b/<name>`) arrives inside the page; the URL's own parameters win over it.
+const saved = JSON.parse(document.getElementById("saved-board")?.textContent || "null");
+const params = new URLSearchParams(saved?.params || {});
+for (const [k, v] of new URLSearchParams(location.search)) params.set(k, v);
 const config = readConfig(params);
-const SPARK = { width: 120, height: 30 };
-
-const AGENT_LABELS = {
-  IDLE: "Idle", INTERACTING: "Interact.", COMMUNICATING: "Comm.", NOT_RESPONDING: "Not resp.", OFF_QUEUE: "Off queue",
-};
-
-/** The columns, in order: key, header, sort value (bigger = "more"), and how the cell is drawn. */
-const COLUMNS = [
-  { key: "name", label: "Queue", sort: (v) => v.name.toLowerCase(), cls: "c-name", width: 11.5 },
-  { key: "waiting", label: "Waiting", sort: (v) => v.waiting, num: true, width: 8 },
-  { key: "longest", label: "Longest wait", sort: (v, now) => waitMs(v.longestWaitingSince, now) ?? -1, num: true,
-    width: 8.5 },
-  { key: "interacting", label: "Interacting", sort: (v) => v.interacting, num: true, width: 5.5 },
-  { key: "alerting", label: "Alerting", sort: (v) => v.alerting, num: true, width: 5 },
-  ...ROUTING_STATUSES.map((s) => ({
-    key: `agents-${s}`, label: AGENT_LABELS[s], sort: (v) => v.agents?.[s] ?? 0, num: true, cls: "c-agent", width: 5,
-  })),
-  { key: "sl", label: "Service level", sort: (v) => v.interval?.serviceLevel ?? -1, num: true, width: 8.5 },
-  { key: "abandon", label: "Abandoned", sort: (v) => v.interval?.abandonRate ?? -1, num: true, width: 6.5 },
-  { key: "asa", label: "ASA", sort: (v) => v.interval?.asaMs ?? -1, num: true, width: 5 },
-  { key: "aht", label: "AHT", sort: (v) => v.interval?.ahtMs ?? -1, num: true, width: 5 },
-  { key: "offered", label: "Offered", sort: (v) => v.interval?.offered ?? -1, num: true, width: 5 },
-  { key: "answered", label: "Answered", sort: (v) => v.interval?.answered ?? -1, num: true, width: 5.5 },
-  { key: "trend", label: "Last 15 min", cls: "c-trend", width: 6 },
-];
-const BY_KEY = Object.fromEntries(COLUMNS.map((c) => [c.key, c]));
+config.perQueue = saved?.thresholds || {};
+const columns = resolveColumns(config.columns, config.layout);
+const shownKeys = new Set(columns.map((c) => c.key));
 if (!BY_KEY[config.sort]?.sort) config.sort = "name";
+const groupSpec = parseGroups(config.groups);
+const tiles = config.layout === "tiles";
+
+/** Type sizes inside an item, in `--cell` units (the style sheet uses the same numbers). */
+const SIZE = { pad: 1.0, head: 0.6, sub: 0.5, tileName: 1, tileLabel: 0.5, tileValue: 1.6, tilePad: 1.2 };
+/** Most of a row the queue name may take; a longer name is cut, and whole in its tooltip. */
+const NAME_SHARE = 0.34;
 
 const $ = (id) => document.getElementById(id);
 const els = {
-  root: document.documentElement, body: document.body, board: $("board"), clock: $("clock"), conn: $("conn"), upstream: $("upstream"),
-  age: $("age"), banner: $("stale-banner"), rows: $("rows"), columns: $("columns"), empty: $("empty"),
-  large: $("large-toggle"), legend: $("legend"),
+  root: document.documentElement, body: document.body, main: $("main"), board: $("board"), tiles: $("tiles"),
+  clock: $("clock"), conn: $("conn"), upstream: $("upstream"), age: $("age"), banner: $("stale-banner"),
+  rows: $("rows"), bands: $("bands"), columns: $("columns"), empty: $("empty"), large: $("large-toggle"),
+  legend: $("legend"), page: $("page"), alarms: $("alarms"), alarmList: $("alarm-list"), alarmCount: $("alarm-count"),
+  title: $("title"),
 };
+const container = tiles ? els.tiles : els.rows;
 
 const board = connectBoard({ queues: config.queues, share: config.share });
 const store = board.store;
-
-/** Counters for tests and for curious operators (`window.queuecast.stats` in the console). */
-const stats = {
-  framesApplied: 0, renderPasses: 0, cellWrites: 0, maxPassMs: 0,
-  passStamps: [], // the rAF timestamp of each pass (the last 5000): one pass per frame means no repeats
-};
-window.queuecast = { store, board, stats, config };
-
-/* ------------------------------------------------------------------ DOM helpers */
-
-/** Sets text/attributes only when they differ (a write costs layout; a compare does not). */
-function put(el, text) {
-  if (el.textContent !== text) {
-    el.textContent = text;
-    stats.cellWrites++;
-  }
-}
-function attr(el, name, value) {
-  const v = value === null || value === undefined ? "" : String(value);
-  if (el.getAttribute(name) !== v) el.setAttribute(name, v);
-}
-function h(tag, props = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") el.className = v;
-    else el.setAttribute(k, v);
-  }
-  el.append(...children);
-  return el;
-}
-const SVG_NS = "http://www.w3.org/2000/svg";
+const layoutState = { cell: 0, pages: 1, perPage: 0, page: 0, dense: false, mode: "", cols: 0 };
+window.queuecast = { store, board, stats, config, layout: layoutState, showPage: (i) => turnTo(i) };
 
 /* ------------------------------------------------------------------ header, legend, sorting */
 
 function buildColumns() {
-  // Fixed table layout with set widths: a changed number never re-measures the whole table.
-  els.board.prepend(h("colgroup", {}, ...COLUMNS.map((col) => h("col", { style: `width: ${col.width}%` }))));
-  for (const col of COLUMNS) {
+  els.board.hidden = tiles;
+  els.tiles.hidden = !tiles;
+  if (tiles) return;
+  els.board.prepend(h("colgroup", {}, ...columns.map((col) => h("col", { "data-col": col.key }))));
+  let band = null;
+  for (const col of columns) { // the band row: "Agents" over the agent columns, "This interval" over those
+    if (band && band.label === (col.band || "")) band.th.colSpan += 1;
+    else {
+      band = { label: col.band || "", th: h("th", col.band ? { scope: "colgroup" } : {}, col.band || "") };
+      els.bands.append(band.th);
+    }
+  }
+  for (const col of columns) {
     const th = h("th", { scope: "col", class: `${col.num ? "num " : ""}${col.cls || ""}`, "data-col": col.key });
     if (col.sort) {
       const button = h("button", { type: "button", class: "sort" }, col.label, h("span", { class: "arrow" }));
@@ -139,145 +115,121 @@ function setLarge(on) {
   els.root.classList.toggle("large", on);
   attr(els.large, "aria-pressed", on);
   updateUrl({ display: on ? "large" : null });
+  layoutDirty = true;
+  schedule();
 }
 
 function buildLegend() {
   const sl = config.sl ? `below ${percent(config.sl[0])} / ${percent(config.sl[1])}` : "below target / 10 points under";
+  const own = Object.keys(config.perQueue).length;
   els.legend.append(
     h("span", {}, h("span", { class: "badge", "data-level": "amber" }, BADGE.amber), " warning"),
     h("span", {}, h("span", { class: "badge", "data-level": "red" }, BADGE.red), " alarm"),
     h("span", {}, `longest wait ≥ ${config.wait[0]} s / ${config.wait[1]} s`),
     h("span", {}, `waiting ≥ ${config.waiting[0]} / ${config.waiting[1]}`),
     h("span", {}, `service level ${sl}`),
+    ...(own ? [h("span", {}, `${own} queue${own > 1 ? "s" : ""} with their own thresholds`)] : []),
   );
+  put(els.title, config.title || saved?.title || "");
 }
 
-/* ------------------------------------------------------------------ rows */
+/* ------------------------------------------------------------------ items: rows or tiles */
 
-/** @type {Map<string, {tr: HTMLTableRowElement, cells: Record<string, any>, view: object|null, level: object}>} */
-const rows = new Map();
+/** @type {Map<string, object>} queueId → item; group name → item */
+const items = new Map();
+const groupItems = new Map();
 
-function makeRow(queueId) {
-  const tr = h("tr", { "data-queue": queueId });
+function makeItem(key, group) {
   const cells = {};
-  for (const col of COLUMNS) {
-    const td = h(col.key === "name" ? "th" : "td", {
-      class: `${col.num ? "num " : ""}${col.cls || ""}`, "data-col": col.key,
-      ...(col.key === "name" ? { scope: "row" } : {}),
-    });
-    const cell = { td };
-    if (col.key === "trend") {
-      const svg = document.createElementNS(SVG_NS, "svg");
-      svg.setAttribute("viewBox", `0 0 ${SPARK.width} ${SPARK.height}`);
-      svg.setAttribute("preserveAspectRatio", "none");
-      svg.setAttribute("role", "img");
-      cell.title = document.createElementNS(SVG_NS, "title");
-      cell.path = document.createElementNS(SVG_NS, "path");
-      svg.append(cell.title, cell.path);
-      td.append(svg);
-      cell.svg = svg;
-    } else {
-      // Each line is a fixed-size, contained box: a changed number re-lays out that box only,
-      // never the table around it.
-      cell.badge = h("span", { class: "badge", "aria-hidden": "true" });
-      cell.value = h("span", { class: "v" });
-      td.append(h("div", { class: "line" }, cell.badge, cell.value));
-      if (col.key === "waiting") td.append((cell.media = h("div", { class: "media" })));
-      if (col.key === "sl") td.append((cell.target = h("div", { class: "target" })));
+  let el;
+  if (tiles) {
+    el = h("div", { class: `tile${group ? " group" : ""}` });
+    const figs = h("div", { class: "figs" });
+    for (const col of columns) {
+      const cell = (cells[col.key] = makeCell(col, "div", { tile: true }));
+      (col.key === "name" ? el : figs).append(cell.el);
     }
-    cells[col.key] = cell;
-    tr.append(td);
+    el.append(figs);
+  } else {
+    el = h("tr", group ? { class: "group" } : {});
+    for (const col of columns) {
+      const cell = (cells[col.key] = makeCell(col, col.key === "name" ? "th" : "td", { sub: true }));
+      if (col.key === "name") attr(cell.el, "scope", "row");
+      el.append(cell.el);
+    }
   }
-  const row = { tr, cells, view: null, sparkAt: 0 };
-  rows.set(queueId, row);
-  els.rows.append(tr);
-  orderDirty = true;
-  return row;
+  attr(el, group ? "data-group" : "data-queue", key);
+  const item = { key, el, cells, view: null, group: group ? { size: 0 } : null, sparkAt: 0, red: [] };
+  (group ? groupItems : items).set(key, item);
+  container.append(el);
+  orderDirty = layoutDirty = true;
+  return item;
 }
 
-function setLevel(cell, level, what) {
-  attr(cell.td, "data-level", level);
-  put(cell.badge, BADGE[level]);
-  attr(cell.td, "title", level ? `${what}: ${LEVEL_WORD[level]}` : "");
+function ctxFor(item, now) {
+  return { now, th: item.group ? config : thresholdsFor(config, item.key), group: item.group };
 }
 
-function updateRow(row, view, now) {
-  const c = row.cells;
-  const iv = view.interval || {};
-  put(c.name.value, view.name);
-  attr(c.name.td, "data-value", view.name);
-  attr(c.name.td, "title", view.queueId);
-
-  put(c.waiting.value, count(view.waiting));
-  attr(c.waiting.td, "data-value", view.waiting);
-  setLevel(c.waiting, levelHigh(view.waiting, config.waiting), "waiting");
-  const media = Object.entries(view.media || {});
-  const mediaKey = media.length > 1 ? media.map(([m, s]) => `${m}:${s.waiting}`).join(" ") : "";
-  if (c.waiting.media.dataset.key !== mediaKey) {
-    c.waiting.media.dataset.key = mediaKey;
-    c.waiting.media.replaceChildren(...(media.length > 1 ? media.map(([m, s]) =>
-      h("span", { class: "m", "data-media": m, "data-value": s.waiting }, `${m} ${s.waiting}`)) : []));
-    stats.cellWrites++;
-  }
-
-  attr(c.longest.td, "data-value", view.longestWaitingSince);
-  updateLongest(row, view, now);
-
-  for (const key of ["interacting", "alerting"]) {
-    put(c[key].value, count(view[key]));
-    attr(c[key].td, "data-value", view[key]);
-  }
-  for (const s of ROUTING_STATUSES) {
-    const cell = c[`agents-${s}`];
-    put(cell.value, count(view.agents?.[s] ?? 0));
-    attr(cell.td, "data-value", view.agents?.[s] ?? 0);
-  }
-
-  put(c.sl.value, percent(iv.serviceLevel));
-  put(c.sl.target, iv.serviceLevelTarget == null ? "" : `target ${percent(iv.serviceLevelTarget)}`);
-  attr(c.sl.td, "data-value", iv.serviceLevel);
-  attr(c.sl.td, "data-target", iv.serviceLevelTarget);
-  setLevel(c.sl, levelServiceLevel(iv.serviceLevel, iv.serviceLevelTarget, config.sl), "service level");
-
-  put(c.abandon.value, percent(iv.abandonRate));
-  attr(c.abandon.td, "data-value", iv.abandonRate);
-  put(c.asa.value, duration(iv.asaMs));
-  attr(c.asa.td, "data-value", iv.asaMs);
-  put(c.aht.value, duration(iv.ahtMs));
-  attr(c.aht.td, "data-value", iv.ahtMs);
-  put(c.offered.value, count(iv.offered));
-  attr(c.offered.td, "data-value", iv.offered);
-  put(c.answered.value, count(iv.answered));
-  attr(c.answered.td, "data-value", iv.answered);
-
-  if (row.view?.waiting !== view.waiting) row.sparkAt = 0; // redraw the line now
-  row.view = view;
+function updateItem(item, view, now) {
+  const ctx = ctxFor(item, now);
+  if (item.view?.name !== view.name) layoutDirty = true; // a name may need another column width
+  for (const col of columns) if (col.draw) col.draw(item.cells[col.key], view, ctx);
+  if (item.view?.waiting !== view.waiting) item.sparkAt = 0; // redraw the line now
+  item.view = view;
+  noteLevels(item);
+  if (tiles) attr(item.el, "title", tileDetail(view, shownKeys));
 }
 
-/** A longest wait from a REST answer (`longestWaitingAsOf` set) older than this is marked as older than live. */
-const LONGEST_AGED_MS = 15000;
-
-function updateLongest(row, view, now) {
-  const cell = row.cells.longest;
-  const ms = waitMs(view.longestWaitingSince, now);
-  const unknown = ms === null && view.waiting > 0; // someone waits; the REST refresh has not answered yet
-  put(cell.value, ms !== null ? duration(ms) : unknown ? "…" : "—");
-  setLevel(cell, ms === null ? "" : levelHigh(ms / 1000, config.wait), "longest wait");
-  const asOf = view.longestWaitingAsOf ? Date.parse(view.longestWaitingAsOf) : null;
-  const aged = ms !== null && asOf !== null && now - asOf > LONGEST_AGED_MS;
-  attr(cell.td, "data-aged", aged || unknown);
-  if (aged) attr(cell.td, "title", `longest wait as of ${clock(asOf)} (from the platform's query, not live)`);
-  else if (unknown) attr(cell.td, "title", "someone waits; the longest wait is being fetched");
+/** The item's worst level (tiles show it on their border) and its alarms (for the pinned strip). */
+function noteLevels(item) {
+  const red = columns.filter((c) => item.cells[c.key].level === "red").map((c) => c.key);
+  const worst = red.length ? "red" : columns.some((c) => item.cells[c.key].level === "amber") ? "amber" : "";
+  attr(item.el, "data-worst", worst);
+  if (red.join() !== item.red.join()) alarmsDirty = true;
+  item.red = red;
 }
 
-function updateSpark(row, queueId, now) {
-  const { line, peak } = sparkPath(store.history(queueId), now, {
+function tickLongest(item, now) {
+  const cell = item.cells.longest;
+  if (!cell || !item.view) return;
+  drawLongest(cell, item.view, ctxFor(item, now));
+  noteLevels(item);
+  if (item.red.includes("longest")) alarmsDirty = true; // its figure ticks in the strip too
+}
+
+function updateSpark(item, now) {
+  const cell = item.cells.trend;
+  if (!cell) return;
+  const { line, peak } = sparkPath(store.history(item.key), now, {
     windowMs: store.historyMs, bucketMs: store.bucketMs, ...SPARK,
   });
-  const cell = row.cells.trend;
   if (cell.path.getAttribute("d") !== line) cell.path.setAttribute("d", line);
   put(cell.title, `waiting over the last 15 minutes, peak ${peak}`);
-  row.sparkAt = now;
+  item.sparkAt = now;
+}
+
+/** Group totals, recomputed from the members' views (cheap: sums over at most a few hundred views). */
+function updateGroups(now) {
+  const members = new Map();
+  for (const item of items.values()) {
+    if (!item.view) continue;
+    const g = groupOf(groupSpec, item.view);
+    if (!members.has(g)) members.set(g, []);
+    members.get(g).push(item.view);
+  }
+  for (const [name, item] of groupItems) {
+    if (!members.has(name)) {
+      item.el.remove();
+      groupItems.delete(name);
+      orderDirty = layoutDirty = true;
+    }
+  }
+  for (const [name, views] of members) {
+    const item = groupItems.get(name) || makeItem(name, true);
+    if (item.group.size !== views.length) orderDirty = true;
+    item.group.size = views.length;
+    updateItem(item, groupTotals(name, views), now);
+  }
 }
 
 /* ------------------------------------------------------------------ the render pass */
@@ -285,9 +237,13 @@ function updateSpark(row, queueId, now) {
 const dirty = new Set();
 let headerDirty = true;
 let orderDirty = true;
+let layoutDirty = true;
+let pageDirty = true;
+let alarmsDirty = true;
 let tickDue = true;
 let scheduled = false;
-const order = [];
+/** Items in display order (group totals before their members). */
+let order = [];
 
 let lastPassAt = -Infinity;
 
@@ -319,22 +275,27 @@ function render(stamp) {
 
   for (const q of dirty) {
     const view = store.get(q);
-    const row = rows.get(q);
+    const item = items.get(q);
     if (!view) {
-      if (row) {
-        row.tr.remove();
-        rows.delete(q);
+      if (item) {
+        item.el.remove();
+        items.delete(q);
+        orderDirty = layoutDirty = alarmsDirty = true;
       }
       continue;
     }
-    updateRow(row || makeRow(q), view, now);
+    updateItem(item || makeItem(q, false), view, now);
   }
   const sparkDue = now - store.bucketMs;
-  for (const [q, row] of rows) {
-    if (tickDue && !dirty.has(q) && row.view) updateLongest(row, row.view, now);
-    if (row.sparkAt <= sparkDue) updateSpark(row, q, now);
+  for (const [q, item] of items) {
+    if (tickDue && !dirty.has(q)) tickLongest(item, now);
+    if (item.sparkAt <= sparkDue) updateSpark(item, now);
   }
+  if (groupSpec && (dirty.size || tickDue)) updateGroups(now);
   if (orderDirty || (tickDue && config.sort === "longest")) reorder(now);
+  if (layoutDirty) layout();
+  if (pageDirty) showPage();
+  if (alarmsDirty) updateAlarms();
   if (headerDirty || tickDue) updateHeader(now);
   dirty.clear();
   headerDirty = orderDirty = tickDue = false;
@@ -344,15 +305,216 @@ function render(stamp) {
 function reorder(now) {
   const col = BY_KEY[config.sort];
   const sign = config.dir === "asc" ? 1 : -1;
-  const keyed = [...rows.entries()].filter(([, r]) => r.view).map(([q, r]) => [col.sort(r.view, now), q]);
+  const keyed = [...items.values()].filter((it) => it.view).map((it) => [col.sort(it.view, now), it.key, it]);
   keyed.sort(([a, qa], [b, qb]) => (a < b ? -sign : a > b ? sign : qa < qb ? -1 : qa > qb ? 1 : 0));
-  const next = keyed.map(([, q]) => q);
-  if (next.length !== order.length || next.some((q, i) => q !== order[i])) {
-    els.rows.append(...next.map((q) => rows.get(q).tr)); // moves rows; unchanged cells stay untouched
-    order.splice(0, order.length, ...next);
+  let next = keyed.map(([, , it]) => it);
+  if (groupSpec) {
+    const byGroup = new Map();
+    for (const it of next) {
+      const g = groupOf(groupSpec, it.view);
+      if (!byGroup.has(g)) byGroup.set(g, []);
+      byGroup.get(g).push(it);
+    }
+    next = orderGroups(groupSpec, [...byGroup.keys()])
+      .flatMap((g) => [groupItems.get(g), ...byGroup.get(g)].filter(Boolean));
   }
-  els.empty.hidden = rows.size > 0;
+  if (next.length !== order.length || next.some((it, i) => it !== order[i])) {
+    if (next.length !== order.length) layoutDirty = true;
+    container.append(...next.map((it) => it.el)); // moves elements; unchanged cells stay untouched
+    order = next;
+    pageDirty = true;
+  }
+  els.empty.hidden = items.size > 0;
 }
+
+/* ------------------------------------------------------------------ layout: type size, widths, pages */
+
+/** The board's font at its boldest weight: measuring with it never under-sizes a column. */
+function fontOf(el) {
+  return `800 ${getComputedStyle(el).fontFamily}`;
+}
+
+/** Ems of the widest of `texts` in `font`. */
+const widest = (texts, font) => Math.max(0, ...texts.map((t) => textEm(t, font)));
+
+/** Each column's need in cells (ems of `--cell`): its widest text at its size, its header word, padding. */
+function columnNeeds(full) {
+  const font = fontOf(els.body);
+  const head = (col) => widest(`${col.label} ↓`.split(/[\s\u00ad]+/), font) * SIZE.head;
+  const needs = columns.map((col) => {
+    if (col.key === "name") {
+      const names = [...items.values(), ...groupItems.values()].filter((it) => it.view)
+        .map((it) => it.group ? `${it.view.name} (888)` : it.view.name);
+      return Math.max(widest(names, font), head(col)) + SIZE.pad;
+    }
+    let text = widest([col.sample], font) * col.size;
+    if (full && col.key === "waiting") { // the media line under it: "chat 88 · voice 88"
+      const media = new Set([...items.values()].flatMap((it) => Object.keys(it.view?.media || {})));
+      if (media.size > 1) text = Math.max(text, textEm([...media].map((m) => `${m} 88`).join(" · "), font) * SIZE.sub * col.size);
+    }
+    if (full && col.key === "sl") text = Math.max(text, textEm("target 88.8%", font) * SIZE.sub);
+    return Math.max(text, head(col)) + SIZE.pad;
+  });
+  // the name takes what it needs, up to NAME_SHARE of the row
+  const rest = needs.reduce((a, b) => a + b, 0) - needs[0];
+  needs[0] = Math.min(needs[0], (rest * NAME_SHARE) / (1 - NAME_SHARE));
+  return needs;
+}
+
+function setWidths(needs) {
+  const total = needs.reduce((a, b) => a + b, 0);
+  const cols = els.board.querySelectorAll("col");
+  needs.forEach((n, i) => { cols[i].style.width = `${((n / total) * 100).toFixed(3)}%`; });
+  return total;
+}
+
+/** Height of `el` in cells, measured at a 20 px cell. */
+function measure(el, dense) {
+  els.main.dataset.dense = String(dense);
+  const hidden = el.hidden;
+  el.hidden = false;
+  const k = el.getBoundingClientRect().height / 20;
+  el.hidden = hidden;
+  return k;
+}
+
+function floorPx() {
+  if (config.page === "fit") return 6;
+  return config.minType * (innerHeight / 1080) * (config.large ? 1.5 : 1);
+}
+
+function layout() {
+  layoutDirty = false;
+  if (!order.length) return;
+  stats.layouts++;
+  const main = els.main;
+  const box = () => {
+    const s = getComputedStyle(main);
+    return {
+      width: main.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight),
+      height: main.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom) - 2,
+    };
+  };
+  const floor = floorPx();
+  main.style.setProperty("--cell", "20px");
+  let plan;
+  if (tiles) {
+    const font = fontOf(els.body);
+    const figs = columns.filter((c) => c.key !== "name");
+    const perRow = figs.length <= 4 ? 2 : 3;
+    const fig = Math.max(...figs.map((c) => Math.max(
+      widest([c.sample], font) * SIZE.tileValue, widest([c.tile || c.label], font) * SIZE.tileLabel)));
+    const names = [...items.values()].filter((it) => it.view).map((it) => it.view.name);
+    const tileW = Math.max(widest(names, font) * SIZE.tileName * 0.8, Math.min(perRow, figs.length) * (fig + 1.2)) +
+      SIZE.tilePad;
+    main.style.setProperty("--fig-cols", String(Math.min(perRow, figs.length)));
+    const tileH = measure(order[0].el, false);
+    const place = (b) => planTiles({ n: order.length, box: { ...b, tileW, tileH, gap: 0.4 }, floor, max: floor * 4 });
+    plan = place(box());
+    if (plan.pages > 1 && els.alarms.hidden) {
+      els.alarms.hidden = false;
+      plan = place(box());
+    } else if (plan.pages === 1) els.alarms.hidden = true;
+    main.style.setProperty("--tile-cols", String(plan.cols));
+    layoutState.cols = plan.cols;
+  } else {
+    const headK = () => els.board.tHead.getBoundingClientRect().height / 20;
+    const fullNeeds = columnNeeds(true);
+    const denseNeeds = columnNeeds(false);
+    const fullK = measure(order[0].el, false);
+    const denseK = measure(order[0].el, true);
+    const place = (b) => {
+      const full = planRows({ n: order.length, avail: b.height, rowK: fullK, headK: headK(),
+        floor: Math.max(floor, 24 * innerHeight / 1080), max: b.width / fullNeeds.reduce((a, c) => a + c, 0) });
+      if (full.pages === 1) return { ...full, dense: false };
+      return { ...planRows({ n: order.length, avail: b.height, rowK: denseK, headK: headK(), floor,
+        max: b.width / denseNeeds.reduce((a, c) => a + c, 0) }), dense: true };
+    };
+    if (config.page === "off") {
+      const b = box();
+      plan = { cell: Math.max(floor, b.width / fullNeeds.reduce((a, c) => a + c, 0)), pages: 1,
+        perPage: order.length, dense: false };
+      plan.cell = Math.min(plan.cell, b.width / fullNeeds.reduce((a, c) => a + c, 0));
+    } else {
+      plan = place(box());
+      if (plan.pages > 1 && els.alarms.hidden) {
+        els.alarms.hidden = false;
+        plan = place(box());
+      } else if (plan.pages === 1) els.alarms.hidden = true;
+    }
+    setWidths(plan.dense ? denseNeeds : fullNeeds);
+    main.dataset.dense = String(plan.dense);
+    layoutState.dense = plan.dense;
+  }
+  main.style.setProperty("--cell", `${plan.cell.toFixed(2)}px`);
+  main.dataset.scroll = String(config.page === "off");
+  Object.assign(layoutState, { cell: plan.cell, pages: plan.pages, perPage: plan.perPage, floor,
+    mode: plan.pages > 1 ? "rotate" : "fit" });
+  if (layoutState.page >= plan.pages) layoutState.page = 0;
+  markCut();
+  pageDirty = alarmsDirty = true;
+}
+
+/** Flags the names the layout had to cut (their tooltip has them whole). */
+function markCut() {
+  for (const it of [...items.values(), ...groupItems.values()]) {
+    const line = it.cells.name.el.querySelector(".line");
+    const wasHidden = it.el.hidden;
+    it.el.hidden = false;
+    attr(it.cells.name.el, "data-cut", line.scrollWidth > line.clientWidth + 1);
+    it.el.hidden = wasHidden;
+  }
+}
+
+/* ------------------------------------------------------------------ pages and the alarm strip */
+
+let pageTimer = 0;
+
+function turnTo(index) {
+  layoutState.page = ((index % layoutState.pages) + layoutState.pages) % layoutState.pages;
+  pageDirty = true;
+  schedule();
+  clearTimeout(pageTimer);
+  pageTimer = setTimeout(() => turnTo(layoutState.page + 1), config.pageSeconds * 1000);
+}
+
+function showPage() {
+  pageDirty = false;
+  const { pages, perPage } = layoutState;
+  const start = layoutState.page * perPage;
+  order.forEach((it, i) => {
+    const hide = pages > 1 && (i < start || i >= start + perPage);
+    if (it.el.hidden !== hide) it.el.hidden = hide;
+  });
+  els.page.hidden = pages <= 1;
+  put(els.page.querySelector(".text"), `${layoutState.page + 1} / ${pages}`);
+  attr(els.page, "title", `page ${layoutState.page + 1} of ${pages}; the next in ${config.pageSeconds} s (keys ← →)`);
+  alarmsDirty = true;
+}
+
+const ALARM_WORD = { waiting: "waiting", longest: "longest wait", sl: "service level" };
+
+/** Every queue in alarm, whatever page shows: pinned above the board while it pages. */
+function updateAlarms() {
+  alarmsDirty = false;
+  if (els.alarms.hidden) return;
+  const red = order.filter((it) => !it.group && it.red.length);
+  put(els.alarmCount, red.length ? `${red.length} in alarm` : "no alarms");
+  attr(els.alarms, "data-level", red.length ? "red" : "");
+  const chips = red.map((it) => {
+    const what = it.red.map((k) => `${ALARM_WORD[k] || k} ${it.cells[k].value.textContent}`).join(", ");
+    return [it.key, `${it.view.name}: ${what}`, !it.el.hidden];
+  });
+  const key = chips.map((c) => c.join("|")).join("\n");
+  if (els.alarmList.dataset.key === key) return;
+  els.alarmList.dataset.key = key;
+  els.alarmList.replaceChildren(...chips.map(([q, text, here]) =>
+    h("li", { class: "chip", "data-queue": q, "data-here": here, title: text }, h("span", { class: "badge" }, BADGE.red),
+      text)));
+  stats.cellWrites++;
+}
+
+/* ------------------------------------------------------------------ header */
 
 /** The proxy sends a fixed vocabulary (never an exception text); these are the words a supervisor reads. */
 const REASON_TEXT = {
@@ -405,8 +567,12 @@ buildLegend();
 setLarge(config.large);
 els.large.addEventListener("click", () => setLarge(!config.large));
 addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
   if (e.key === "l" || e.key === "L") setLarge(!config.large);
+  if (e.key === "ArrowRight") turnTo(layoutState.page + 1);
+  if (e.key === "ArrowLeft") turnTo(layoutState.page - 1);
 });
+if (config.kiosk) window.queuecast.kiosk = startKiosk({ root: els.root });
 
 // The one-second tick, aligned to the wall clock's second so every timer turns together.
 (function tick() {
@@ -414,7 +580,10 @@ addEventListener("keydown", (e) => {
   schedule();
   setTimeout(tick, 1000 - (Date.now() % 1000) + 5);
 })();
+turnTo(0);
 
-// Large mode fits every row on the screen: the type scales with the number of rows.
-new ResizeObserver(() => els.root.style.setProperty("--rows", String(Math.max(rows.size, 4))))
-  .observe(els.rows);
+// A new screen size (or the stale banner coming and going) lays the board out again.
+new ResizeObserver(() => {
+  layoutDirty = true;
+  schedule();
+}).observe(els.main);

@@ -11,10 +11,14 @@ export function readConfig(params) {
     const [a, b] = raw.split(",").map(Number);
     return Number.isFinite(a) && Number.isFinite(b) ? [a, b] : fallback;
   };
-  const queues = (params.get("queues") || "").split(",").map((q) => q.trim()).filter(Boolean);
+  const list = (name) => {
+    const items = (params.get(name) || "").split(",").map((q) => q.trim()).filter(Boolean);
+    return items.length ? items : null;
+  };
+  const queues = list("queues");
   return {
     /** `?queues=a,b`: show (and stream) only these queues. Default: all. */
-    queues: queues.length ? queues : null,
+    queues,
     /** `?sort=<column>&dir=asc|desc`. Default: by name, ascending. */
     sort: params.get("sort") || "name",
     dir: params.get("dir") === "desc" ? "desc" : "asc",
@@ -34,7 +38,36 @@ export function readConfig(params) {
     minPassMs: Math.max(0, Number(params.get("minPassMs") ?? 100) || 0),
     /** `?share=auto|worker|channel|off`: how tabs share one stream. Default auto. */
     share: params.get("share") || "auto",
+    /** `?layout=rows|tiles`. Default rows. */
+    layout: params.get("layout") === "tiles" ? "tiles" : "rows",
+    /** `?columns=waiting,longest,sl,...`: which columns (or tile figures), in order; the name always
+     *  comes first. `agents` stands for the five agent columns. Default: every column (tiles: waiting,
+     *  longest, sl, agents-IDLE). */
+    columns: list("columns"),
+    /** `?groups=prefix` or `?groups=Sales:q1,q2;Support:q3`: group rows with a total each. Default none. */
+    groups: params.get("groups") || null,
+    /** `?page=auto|fit|off`: auto shrinks the type to fit every queue down to `minType`, then pages;
+     *  fit always shrinks (no floor); off keeps the type and lets the page scroll. Default auto. */
+    page: ["auto", "fit", "off"].includes(params.get("page")) ? params.get("page") : "auto",
+    /** `?pageSeconds=s`: how long each page shows. Default 10, at least 2. */
+    pageSeconds: Math.max(2, Number(params.get("pageSeconds")) || 10),
+    /** `?minType=px`: the legibility floor of the board's type at 1080 px of screen height (scaled
+     *  with the height: twice that on a 2160 px screen). Default 18. */
+    minType: Math.max(6, Number(params.get("minType")) || 18),
+    /** `?kiosk=off`: keep the cursor, selection and screen sleep as they are. Default on. */
+    kiosk: params.get("kiosk") !== "off",
+    /** `?title=`: a name for the board in the header. Default none. */
+    title: params.get("title") || "",
+    /** Per-queue thresholds (queueId → {wait, waiting, sl}); only a saved board sets them. */
+    perQueue: {},
   };
+}
+
+/** The thresholds of one queue: its own (from a saved board) over the board's. */
+export function thresholdsFor(config, queueId) {
+  const own = config.perQueue[queueId];
+  if (!own) return config;
+  return { wait: own.wait || config.wait, waiting: own.waiting || config.waiting, sl: own.sl || config.sl };
 }
 
 /** `n` as a count; an em dash when unknown. */

@@ -12,8 +12,9 @@ T = TypeVar("T")
 
 ROUTING_STATUSES = ("IDLE", "INTERACTING", "COMMUNICATING", "NOT_RESPONDING", "OFF_QUEUE")
 
-# Every cell's raw value (data-value), shown text and threshold level, per queue row, in row order.
-READ_BOARD_JS = """() => [...document.querySelectorAll('#rows tr')].map(tr => ({
+# Every cell's raw value (data-value), shown text and threshold level, per queue row (or tile), in display
+# order, on every page (rows of other pages are hidden, not removed).
+READ_BOARD_JS = """() => [...document.querySelectorAll('#rows tr[data-queue], #tiles .tile[data-queue]')].map(tr => ({
   queueId: tr.dataset.queue,
   cells: Object.fromEntries([...tr.querySelectorAll('[data-col]')].map(td => [td.dataset.col, {
     value: td.getAttribute('data-value'), text: td.querySelector('.v')?.textContent ?? null,

@@ -5,69 +5,36 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.browser.board import WATCH_CONNECTION_JS, mismatches, read_board, wait_until
 from tests.browser.conftest import SCREENSHOT, ProxyHandle, TrioThread
-from tests.helpers import envelope, iso
+from tests.browser.feed import interval_figures, page_now, queue_state
 
 pytestmark = pytest.mark.browser
 
-_clock = [0]
-
-
-def _observed() -> int:
-    """observedAt offsets that only grow, so no update is dropped as stale."""
-    _clock[0] += 1000
-    return _clock[0]
-
-
-_page_now: list[datetime | None] = [None]
-
-
-def _ago(seconds: float) -> str:
-    """An instant ``seconds`` ago, by the page's clock when a test fakes it."""
-    return iso((_page_now[0] or datetime.now(UTC)) - timedelta(seconds=seconds))
-
-
-def _state(queue_id: str, name: str, *, media: str = "voice", waiting: int = 0, longest_s: float | None = None,
-           interval: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-    extra: dict[str, Any] = {"oWaiting": waiting, "queueName": name,
-                             "oLongestWaiting": None if longest_s is None else _ago(longest_s), **fields}
-    if interval is not None:
-        extra["interval"] = interval
-    return envelope(queue_id, media=media, observed_ms=_observed(), **extra)
-
-
-def _interval(offered: int, answered: int, abandoned: int, sl: tuple[int, int], target: float) -> dict[str, Any]:
-    return {"start": "2026-11-27T21:00:00.000Z", "end": "2026-11-27T21:30:00.000Z", "nOffered": offered,
-            "tAnswered": {"count": answered, "sum": answered * 21_000}, "tAbandon": {"count": abandoned, "sum": 0},
-            "tHandle": {"count": answered, "sum": answered * 245_000},
-            "oServiceLevel": {"numerator": sl[0], "denominator": sl[1], "target": target}}
-
-
 def _populate(proxy: ProxyHandle) -> None:
     proxy.post([
-        _state("q-billing", "Billing", waiting=7, longest_s=200, oInteracting=23, oAlerting=1,
+        queue_state("q-billing", "Billing", waiting=7, longest_s=200, oInteracting=23, oAlerting=1,
                oUserRoutingStatuses={"IDLE": 4, "INTERACTING": 23, "COMMUNICATING": 2, "OFF_QUEUE": 6},
-               interval=_interval(41, 35, 4, (30, 35), 0.8)),
-        _state("q-billing", "Billing", media="chat", waiting=2, longest_s=45, oInteracting=2,
-               interval=_interval(9, 8, 0, (8, 8), 0.8)),
-        _state("q-claims", "Claims", waiting=3, longest_s=75, oInteracting=12,
+               interval=interval_figures(41, 35, 4, (30, 35), 0.8)),
+        queue_state("q-billing", "Billing", media="chat", waiting=2, longest_s=45, oInteracting=2,
+               interval=interval_figures(9, 8, 0, (8, 8), 0.8)),
+        queue_state("q-claims", "Claims", waiting=3, longest_s=75, oInteracting=12,
                oUserRoutingStatuses={"IDLE": 2, "INTERACTING": 12, "NOT_RESPONDING": 1, "OFF_QUEUE": 3},
-               interval=_interval(30, 22, 3, (16, 22), 0.8)),
-        _state("q-loyalty", "Loyalty", waiting=0, oInteracting=5,
+               interval=interval_figures(30, 22, 3, (16, 22), 0.8)),
+        queue_state("q-loyalty", "Loyalty", waiting=0, oInteracting=5,
                oUserRoutingStatuses={"IDLE": 7, "INTERACTING": 5},
-               interval=_interval(12, 12, 0, (12, 12), 0.9)),
-        _state("q-sales", "Sales", waiting=12, longest_s=400, oInteracting=30, oAlerting=3,
+               interval=interval_figures(12, 12, 0, (12, 12), 0.9)),
+        queue_state("q-sales", "Sales", waiting=12, longest_s=400, oInteracting=30, oAlerting=3,
                oUserRoutingStatuses={"IDLE": 0, "INTERACTING": 30, "COMMUNICATING": 1, "OFF_QUEUE": 2},
-               interval=_interval(88, 70, 11, (48, 70), 0.8)),
-        _state("q-support", "Tech Support", waiting=5, longest_s=30, oInteracting=18,
+               interval=interval_figures(88, 70, 11, (48, 70), 0.8)),
+        queue_state("q-support", "Tech Support", waiting=5, longest_s=30, oInteracting=18,
                oUserRoutingStatuses={"IDLE": 3, "INTERACTING": 18, "OFF_QUEUE": 4},
-               interval=_interval(52, 47, 2, (40, 47), 0.8)),
+               interval=interval_figures(52, 47, 2, (40, 47), 0.8)),
     ])
 
 
@@ -131,7 +98,7 @@ def test_subset_sorting_thresholds_ticking_and_large_mode(
     assert page.evaluate("window.__sameDocument") is True
 
     # a delta merges one whole view; the other rows keep theirs
-    proxy.post([_state("q-claims", "Claims", waiting=1, longest_s=5, oInteracting=14)])
+    proxy.post([queue_state("q-claims", "Claims", waiting=1, longest_s=5, oInteracting=14)])
     wait_until(lambda: page.locator('tr[data-queue="q-claims"] td[data-col="waiting"]').get_attribute("data-value")
                == "1", within=3, what="delta applied")
     subset = {q: v for q, v in proxy.queues()["queues"].items() if q in ("q-billing", "q-claims", "q-loyalty")}
@@ -149,7 +116,7 @@ def test_stale_upstream_turns_the_stale_indicator_on(proxy_factory: Callable[...
     assert "upstream degraded" in (banner.text_content() or "")
     assert page.locator("#upstream").get_attribute("data-state") == "degraded"
     # an event brings the upstream back: the indicator turns off again
-    proxy.post([_state("q-sales", "Sales", waiting=4)])
+    proxy.post([queue_state("q-sales", "Sales", waiting=4)])
     wait_until(lambda: page.evaluate("document.body.dataset.stale") == "false", within=3, what="stale off")
     assert not banner.is_visible()
     assert page.locator("#upstream").get_attribute("data-state") == "live"
@@ -179,7 +146,7 @@ def test_two_tabs_of_a_board_share_one_stream(
 
     # the first tab goes away: the second keeps its live board, still on one stream
     first.close()
-    proxy.post([_state("q-loyalty", "Loyalty", waiting=2, longest_s=3)])
+    proxy.post([queue_state("q-loyalty", "Loyalty", waiting=2, longest_s=3)])
     wait_until(lambda: second.locator('tr[data-queue="q-loyalty"] td[data-col="waiting"]').get_attribute(
         "data-value") == "2", within=5, what="the remaining tab updated")
     wait_until(lambda: proxy.subscribers == 1, within=5, what="still one stream")
@@ -261,15 +228,15 @@ def test_screenshot_of_a_populated_board_at_1920x1080(
     shape = {"q-billing": 9, "q-claims": 4, "q-loyalty": 1, "q-sales": 14, "q-support": 6}
     for step in range(30):  # 30 × 30 s of page time, one update per queue each
         version = page.evaluate("window.queuecast.store.version")
-        proxy.post([_state(q, q, waiting=max(0, round(base + base * 0.6 * ((step * (i + 3)) % 7 - 3) / 3)))
+        proxy.post([queue_state(q, q, waiting=max(0, round(base + base * 0.6 * ((step * (i + 3)) % 7 - 3) / 3)))
                     for i, (q, base) in enumerate(shape.items())])
         wait_until(lambda v=version: page.evaluate("window.queuecast.store.version") > v, within=3, what="frame in")
         page.clock.fast_forward(30_000)
-    _page_now[0] = datetime.fromtimestamp(page.evaluate("Date.now()") / 1000, UTC)
+    page_now[0] = datetime.fromtimestamp(page.evaluate("Date.now()") / 1000, UTC)
     try:
         _populate(proxy)  # the final figures, with their thresholds
     finally:
-        _page_now[0] = None
+        page_now[0] = None
     time.sleep(0.3)
     page.clock.run_for(1_000)
     assert mismatches(read_board(page), proxy.queues()["queues"]) == []
