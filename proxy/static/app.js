@@ -494,24 +494,44 @@ function showPage() {
 
 const ALARM_WORD = { waiting: "waiting", longest: "longest wait", sl: "service level" };
 
-/** Every queue in alarm, whatever page shows: pinned above the board while it pages. */
+/**
+ * Every queue in alarm, whatever page shows: while the board pages, a strip above it names the
+ * queues in alarm that are not on the page shown (those are there, in red), and counts them all.
+ * More than fit on one line end in "+N more".
+ */
 function updateAlarms() {
   alarmsDirty = false;
   if (els.alarms.hidden) return;
   const red = order.filter((it) => !it.group && it.red.length);
-  put(els.alarmCount, red.length ? `${red.length} in alarm` : "no alarms");
+  const away = red.filter((it) => it.el.hidden);
+  put(els.alarmCount, red.length ? `${red.length} in alarm${away.length < red.length ? ` (${red.length -
+    away.length} on this page)` : ""}` : "no alarms");
   attr(els.alarms, "data-level", red.length ? "red" : "");
-  const chips = red.map((it) => {
+  const chips = away.map((it) => {
     const what = it.red.map((k) => `${ALARM_WORD[k] || k} ${it.cells[k].value.textContent}`).join(", ");
-    return [it.key, `${it.view.name}: ${what}`, !it.el.hidden];
+    return [it.key, `${it.view.name}: ${what}`];
   });
   const key = chips.map((c) => c.join("|")).join("\n");
   if (els.alarmList.dataset.key === key) return;
   els.alarmList.dataset.key = key;
-  els.alarmList.replaceChildren(...chips.map(([q, text, here]) =>
-    h("li", { class: "chip", "data-queue": q, "data-here": here, title: text }, h("span", { class: "badge" }, BADGE.red),
-      text)));
+  els.alarmList.replaceChildren(...chips.map(([q, text]) =>
+    h("li", { class: "chip", "data-queue": q, title: text }, h("span", { class: "badge" }, BADGE.red), text)));
   stats.cellWrites++;
+  // the chips that do not fit the line are taken out, and counted
+  const right = els.alarmList.getBoundingClientRect().right;
+  const cut = [...els.alarmList.children].filter((li) => li.getBoundingClientRect().right > right + 1);
+  if (!cut.length) return;
+  let hidden = cut.length;
+  for (const li of cut) li.remove();
+  const more = h("li", { class: "more" });
+  els.alarmList.append(more);
+  for (;;) {
+    more.textContent = `+${hidden} more`;
+    const last = more.previousElementSibling;
+    if (more.getBoundingClientRect().right <= right + 1 || !last) break;
+    last.remove();
+    hidden++;
+  }
 }
 
 /* ------------------------------------------------------------------ header */
