@@ -68,7 +68,8 @@ def test_query_bodies_name_every_queue_and_the_current_interval() -> None:
     assert [p["value"] for p in body["filter"]["predicates"]] == ["a", "b"]  # type: ignore[index]
     assert body["detailMetrics"] == ["oWaiting"]
     agg = aggregates_body(["a"], now=datetime(2026, 11, 27, 21, 47, 12, tzinfo=UTC))
-    assert agg["interval"] == "2026-11-27T21:30:00.000Z/2026-11-27T22:00:00.000Z"  # exactly the one containing now
+    # the one containing now, and the next (the platform's clock may be ahead); never an earlier one
+    assert agg["interval"] == "2026-11-27T21:30:00.000Z/2026-11-27T22:30:00.000Z"
     assert agg["granularity"] == "PT30M" and agg["groupBy"] == ["queueId", "mediaType"]
     assert "tHandle" in agg["metrics"]  # average handle time
 
@@ -111,7 +112,7 @@ async def test_after_a_quiet_spell_backfill_asks_for_the_interval_containing_now
     now = datetime(2026, 11, 30, 10, 7, tzinfo=UTC)
     async with httpx.AsyncClient(transport=httpx.MockTransport(platform), base_url="http://platform") as http:
         await backfill(Platform(http), QuietSink(now), ["q1"])
-    assert [body["interval"] for body in asked] == ["2026-11-30T10:00:00.000Z/2026-11-30T10:30:00.000Z"]
+    assert [body["interval"] for body in asked] == ["2026-11-30T10:00:00.000Z/2026-11-30T11:00:00.000Z"]
 
 
 def test_a_queue_never_seen_live_is_stamped_at_the_floor_so_live_messages_win() -> None:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from proxy.errors import InvalidInput, UpstreamError
 from proxy.ingest.adapter import AggregateQueryResponse, from_backfill
-from proxy.state.observation import FLOOR, interval_containing
+from proxy.state.observation import FLOOR, INTERVAL, interval_containing
 from proxy.timefmt import iso, utcnow
 from proxy.upstream.platform import Platform
 from proxy.upstream.sinks import ObservationSink
@@ -54,10 +54,14 @@ def observations_body(ids: list[str]) -> dict[str, object]:
 
 
 def aggregates_body(ids: list[str], *, now: datetime) -> dict[str, object]:
-    """The figures of the 30-minute interval that contains ``now``."""
+    """The figures of the 30-minute interval that contains ``now``, and of the next one: the platform's
+    clock may be ahead of ours (a simulator at speed, skew); the newest interval with data wins
+    (``from_backfill``). Never an earlier interval: after a quiet spell that would show the last busy
+    interval's figures as current."""
     start, end = interval_containing(now)
-    return {"interval": f"{iso(start)}/{iso(end)}", "granularity": "PT30M", "groupBy": ["queueId", "mediaType"],
-            "filter": _queue_filter(ids), "metrics": ["nOffered", "tAnswered", "tAbandon", "tHandle", "oServiceLevel"]}
+    return {"interval": f"{iso(start)}/{iso(end + INTERVAL)}", "granularity": "PT30M",
+            "groupBy": ["queueId", "mediaType"], "filter": _queue_filter(ids),
+            "metrics": ["nOffered", "tAnswered", "tAbandon", "tHandle", "oServiceLevel"]}
 
 
 async def backfill(
