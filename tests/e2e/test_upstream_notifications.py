@@ -204,7 +204,7 @@ async def test_429_storm_is_backed_off_with_retry_after(
     assert auth.retried_429 >= 1  # type: ignore[union-attr]
     assert trio.current_time() - t0 >= retry_after - 0.5  # waited for Retry-After before the retry
     assert 1 <= (await r.views.stats())["responses_429"] - burned_429 <= 2  # waited out, not hammered
-    await wait_until(r.views.converged)
+    await r.converge()
 
 
 async def test_invalid_client_stops_the_upstream_with_a_clear_message(
