@@ -15,6 +15,7 @@ from quart_trio import QuartTrio
 
 from proxy.contract import CALLBACK_PATH, STREAM_PATH, json_encode
 from proxy.http.asgi import Receive, Scope, Send, respond
+from proxy.http.boards import load_boards
 from proxy.http.callback import CallbackEndpoint
 from proxy.http.cors import CorsPolicy
 from proxy.http.stream import StreamEndpoint
@@ -32,7 +33,12 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
-    """Build the app. It only translates HTTP: the runtime's components run beside it (``server.serve``)."""
+    """Build the app. It only translates HTTP: the runtime's components run beside it (``server.serve``).
+
+    Raises :class:`~proxy.errors.ConfigError` when ``QC_BOARDS_FILE`` cannot be read or is wrong.
+    """
+    boards = load_boards(settings.boards_file)
+    index_html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     rt = runtime or build_runtime(settings)
     app = QuartTrio(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # no Quart route takes a body; the callback has its own limit
@@ -69,6 +75,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
     @app.get("/")
     async def wallboard() -> Response:
         return await app.send_static_file("index.html")
+
+    @app.get("/b/<name>")
+    async def saved_board(name: str) -> Response:
+        board = boards.get(name)
+        if board is None:
+            return _json(404, {"error": f"no saved board named {name!r}"})
+        # the board travels inside the page, so its URL stays short and one request shows it
+        script = f'<script type="application/json" id="saved-board">{board.page_json()}</script>\n</head>'
+        return Response(index_html.replace("</head>", script, 1), content_type="text/html; charset=utf-8")
 
     inner = app.asgi_app
 

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -312,3 +313,27 @@ def test_sixty_simulated_queues_on_one_1080p_screen_and_the_screenshots(
     time.sleep(0.3)
     page.screenshot(path=str(SHOT_TILES))
     assert SHOT_ROWS.stat().st_size > 50_000 and SHOT_TILES.stat().st_size > 50_000
+
+
+def test_a_saved_board_from_the_boards_file(
+        proxy_factory: Callable[..., ProxyHandle], context: Any, tmp_path: Path) -> None:
+    path = tmp_path / "boards.toml"
+    path.write_text('[boards.floor]\ntitle = "Floor 2"\nqueues = ["q-000", "q-001", "q-002"]\nlayout = "tiles"\n'
+                    'columns = ["waiting", "longest"]\n\n[boards.floor.thresholds."q-002"]\nwait = [5, 10]\n')
+    proxy = proxy_factory(boards_file=path)
+    _wall(proxy, 12)
+    page = context.new_page()
+    page.goto(f"{proxy.url}/b/floor")
+    wait_until(lambda: len(read_board(page)) == 3, within=10, what="the board's three queues")
+    tiles = {t["queueId"]: t["cells"] for t in read_board(page)}
+    assert set(tiles) == {"q-000", "q-001", "q-002"}  # only these reach the page (?queues= on the stream)
+    assert all(list(cells) == ["name", "waiting", "longest"] for cells in tiles.values())
+    assert page.locator("#title").text_content() == "Floor 2"
+    # q-002 waits 18 s: an alarm by its own thresholds (5 s / 10 s); q-001's 9 s is nothing by the board's
+    assert tiles["q-002"]["longest"]["level"] == "red" and tiles["q-001"]["longest"]["level"] == ""
+    assert page.url == f"{proxy.url}/b/floor"
+
+    page.goto(f"{proxy.url}/b/floor?layout=rows")  # a parameter on the short URL wins over the file
+    wait_until(lambda: len(page.evaluate("[...document.querySelectorAll('#rows tr[data-queue]')]")) == 3,
+               within=10, what="three rows")
+    assert page.locator("#tiles").is_hidden()
