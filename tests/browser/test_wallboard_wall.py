@@ -337,3 +337,29 @@ def test_a_saved_board_from_the_boards_file(
     wait_until(lambda: len(page.evaluate("[...document.querySelectorAll('#rows tr[data-queue]')]")) == 3,
                within=10, what="three rows")
     assert page.locator("#tiles").is_hidden()
+
+
+def test_kiosk_hides_the_cursor_keeps_text_unselectable_asks_for_a_wake_lock_and_goes_full_screen(
+        proxy_factory: Callable[..., ProxyHandle], context: Any) -> None:
+    proxy = proxy_factory()
+    _wall(proxy, 6)
+    page = context.new_page()
+    page.goto(f"{proxy.url}/?share=off")
+    wait_until(lambda: len(read_board(page)) == 6, within=10, what="six rows")
+    assert page.evaluate("getComputedStyle(document.body).userSelect") == "none"
+    page.mouse.move(200, 300)
+    assert page.evaluate("document.documentElement.classList.contains('idle')") is False
+    wait_until(lambda: page.evaluate("getComputedStyle(document.querySelector('#rows th')).cursor") == "none",
+               within=5, what="the cursor hidden after 3 s still")
+    page.mouse.move(220, 320)
+    assert page.evaluate("getComputedStyle(document.querySelector('#rows th')).cursor") != "none"
+    # Chromium offers the Screen Wake Lock API: the board asked for it (a headless page may be refused)
+    assert page.evaluate("window.queuecast.kiosk.wakeLock()") in ("held", "refused")
+    page.evaluate("document.documentElement.requestFullscreen = () => { window.__fullscreen = true; "
+                  "return Promise.resolve(); }")
+    page.keyboard.press("f")
+    assert page.evaluate("window.__fullscreen") is True
+
+    page.goto(f"{proxy.url}/?share=off&kiosk=off")
+    wait_until(lambda: len(read_board(page)) == 6, within=10, what="six rows")
+    assert page.evaluate("getComputedStyle(document.body).userSelect") != "none"
