@@ -492,6 +492,8 @@ function showPage() {
   alarmsDirty = true;
 }
 
+/** queueId → its chip in the alarm strip. */
+const chipEls = new Map();
 const ALARM_WORD = { waiting: "waiting", longest: "longest wait", sl: "service level" };
 
 /**
@@ -507,24 +509,30 @@ function updateAlarms() {
   put(els.alarmCount, red.length ? `${red.length} in alarm${away.length < red.length ? ` (${red.length -
     away.length} on this page)` : ""}` : "no alarms");
   attr(els.alarms, "data-level", red.length ? "red" : "");
+  // chips are kept per queue and only their text changes as a figure ticks: no element churn
   const chips = away.map((it) => {
     const what = it.red.map((k) => `${ALARM_WORD[k] || k} ${it.cells[k].value.textContent}`).join(", ");
-    return [it.key, `${it.view.name}: ${what}`];
+    let chip = chipEls.get(it.key);
+    if (!chip) {
+      chip = h("li", { class: "chip", "data-queue": it.key }, h("span", { class: "badge" }, BADGE.red),
+        h("span", { class: "t" }));
+      chipEls.set(it.key, chip);
+    }
+    put(chip.lastChild, `${it.view.name}: ${what}`);
+    attr(chip, "title", chip.lastChild.textContent);
+    return chip;
   });
-  const key = chips.map((c) => c.join("|")).join("\n");
-  if (els.alarmList.dataset.key === key) return;
-  els.alarmList.dataset.key = key;
-  els.alarmList.replaceChildren(...chips.map(([q, text]) =>
-    h("li", { class: "chip", "data-queue": q, title: text }, h("span", { class: "badge" }, BADGE.red), text)));
-  stats.cellWrites++;
+  for (const q of chipEls.keys()) if (!items.get(q)?.red.length) chipEls.delete(q);
+  const list = els.alarmList;
+  if (chips.length !== list.children.length || chips.some((c, i) => c !== list.children[i])) list.replaceChildren(...chips);
   // the chips that do not fit the line are taken out, and counted
-  const right = els.alarmList.getBoundingClientRect().right;
-  const cut = [...els.alarmList.children].filter((li) => li.getBoundingClientRect().right > right + 1);
+  const right = list.getBoundingClientRect().right;
+  const cut = [...list.children].filter((li) => li.getBoundingClientRect().right > right + 1);
   if (!cut.length) return;
   let hidden = cut.length;
   for (const li of cut) li.remove();
   const more = h("li", { class: "more" });
-  els.alarmList.append(more);
+  list.append(more);
   for (;;) {
     more.textContent = `+${hidden} more`;
     const last = more.previousElementSibling;

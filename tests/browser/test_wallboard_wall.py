@@ -105,7 +105,8 @@ def _walk_pages(page: Any, height: int, alarm: str | None = ALARM_QUEUE) -> set[
         chip = page.locator(f'#alarms .chip[data-queue="{alarm}"]')
         on_this_page = alarm in {v["q"] for v in visible}
         assert on_this_page or (chip.is_visible() and _in_viewport(page, chip)), \
-            f"alarm out of sight on page {index + 1}: {chip.bounding_box()} {layout}"
+            f"alarm out of sight on page {index + 1}: {chip.bounding_box()} {layout} " \
+            f"{page.evaluate('document.getElementById(`alarms`).outerHTML')} {page.evaluate(VISIBLE_JS)[:2]}"
     return seen
 
 
