@@ -49,6 +49,12 @@ def create_app(engine: Engine) -> QuartTrio:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep wire order readable
     settings = engine.settings
 
+    @app.before_request
+    async def drain_body() -> None:
+        # Read every request body, used or not: an unread body (the SDK sends "null" with a body-less
+        # POST) stalls a kept-alive HTTP/1.1 connection after a few requests.
+        await request.get_data()
+
     # ------------------------------------------------------------ OAuth
     @app.post("/oauth/token")
     async def oauth_token() -> Result:

@@ -248,7 +248,7 @@ class Notifications:
                     wire.system_message(
                         wire.SOCKET_CLOSING_TOPIC,
                         channel_id=ch.channel_id,
-                        kind="socket_closing",
+                        kind=None,  # not a systemTopicType of the SDK's enum
                         message="Socket closing",
                         client_id=ch.client_id,
                         correlation_id=cid,

@@ -227,19 +227,19 @@ def system_message(
     topic: str,
     *,
     channel_id: str,
-    kind: str,
+    kind: str | None,
     message: str,
     client_id: str,
     correlation_id: str,
     reason: str | None = None,
 ) -> JSON:
-    body: JSON = {
-        "channelId": channel_id,
-        "systemTopicType": kind,
-        "correlationId": correlation_id,
-        "oauthClientId": client_id,
-        "message": message,
-    }
+    """A ``SystemMessageSystemMessage`` frame. ``kind`` (``systemTopicType``) is one of the SDK enum's
+    ``no_longer_subscribed``, ``subscription_changed``, ``token_revoked``, or None (left out, as for
+    ``socket_closing``, which the enum has no value for)."""
+    body: JSON = {"channelId": channel_id}
+    if kind is not None:
+        body["systemTopicType"] = kind
+    body.update({"correlationId": correlation_id, "oauthClientId": client_id, "message": message})
     if reason is not None:
         body["reason"] = reason
     return notification(topic, body, correlation_id)
