@@ -11,7 +11,7 @@ from typing import Any
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
-from . import analytics, wire
+from . import activity, analytics, wire
 from .control import register_control
 from .engine import Denied, Engine
 from .errors import register_error_handlers
@@ -203,6 +203,30 @@ def create_app(engine: Engine) -> QuartTrio:
         async def handle(token: Token, verdict: Verdict) -> Result:
             try:
                 return analytics.aggregates_query(engine.world, body), 200, {}
+            except analytics.QueryError as exc:
+                return _error(400, "bad.request", str(exc))
+
+        return await _platform(engine, handle)
+
+    @app.post("/api/v2/analytics/conversations/activity/query")
+    async def conversations_activity_query() -> Result:
+        body = await _json_body()
+
+        async def handle(token: Token, verdict: Verdict) -> Result:
+            try:
+                return activity.conversations_activity_query(engine.world, body), 200, {}
+            except analytics.QueryError as exc:
+                return _error(400, "bad.request", str(exc))
+
+        return await _platform(engine, handle)
+
+    @app.post("/api/v2/analytics/routing/activity/query")
+    async def routing_activity_query() -> Result:
+        body = await _json_body()
+
+        async def handle(token: Token, verdict: Verdict) -> Result:
+            try:
+                return activity.routing_activity_query(engine.world, body), 200, {}
             except analytics.QueryError as exc:
                 return _error(400, "bad.request", str(exc))
 
