@@ -118,8 +118,11 @@ def proxy_main(argv: list[str]) -> int:
     from proxy.server import serve, wait_for_signal
     from proxy.settings import load_settings
 
+    from proxy.http.boards import load_boards
+
     try:
         settings = load_settings()
+        load_boards(settings.boards_file)  # a bad boards file is a configuration error, said in one line
     except ConfigError as exc:
         print(f"queuecast proxy: configuration error: {exc}", file=sys.stderr)
         return 2
