@@ -115,8 +115,19 @@ def test_the_21st_channel_evicts_the_oldest(sim: Sim) -> None:
     assert info.value.status == 404
 
 
-def test_websocket_pong_heartbeat_and_observation_frames_read_as_sdk_models(start_sim: Callable[..., Sim]) -> None:
-    sim = start_sim(heartbeat_s=0.3)
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {},
+        {"agent_metric": "oOnQueueUsers", "routing_status_mode": "changed"},
+        {"message_shape": "legacy"},
+    ],
+    ids=["real", "real-oOnQueueUsers-changed", "legacy"],
+)
+def test_websocket_pong_heartbeat_and_observation_frames_read_as_sdk_models(
+    start_sim: Callable[..., Sim], shape: dict[str, str]
+) -> None:
+    sim = start_sim(heartbeat_s=0.3, **shape)
     client = sim.api_client()
     api = sdk.NotificationsApi(client)
     channel = api.post_notifications_channels()
