@@ -31,9 +31,16 @@ async def test_a_push_only_proxy_with_credentials_starts_with_every_queue(
         # deliveries still arrive by push, on top of the seeded state
         async with httpx.AsyncClient(base_url=proxy.url, timeout=5) as client:
             queue_id = next(iter(truth))
-            r = await post_callback(client, envelope(queue_id, observed_ms=10**12, oWaiting=42))
+            # a real-shaped instant message (only oWaiting changed), later than anything the seeding held
+            body = {"group": {"queueId": queue_id, "mediaType": "voice"}, "data": [
+                {"interval": "2099-01-01T00:00:00.000Z/2099-01-01T00:00:00.000Z",
+                 "metrics": [{"metric": "oWaiting", "stats": {"count": 42}}]}]}
+            topic = f"v2.analytics.queues.{queue_id}.observations"
+            r = await post_callback(client, {"eventId": "pushed-1", "topic": topic,
+                                             "timestamp": "2099-01-01T00:00:00Z", "payload": body})
             assert r.json()["applied"] == 1
-            assert (await client.get("/api/v1/queues")).json()["queues"][queue_id]["waiting"] >= 42
+            view = (await client.get("/api/v1/queues")).json()["queues"][queue_id]
+            assert view["media"]["voice"]["waiting"] == 42 and view["name"] == truth[queue_id]["name"]
 
 
 async def test_bad_credentials_stop_the_seeding_but_not_the_proxy(
