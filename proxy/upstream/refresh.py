@@ -10,6 +10,15 @@ Budget: one request per 100 queues per period, and the period stretches so the r
 more than ``refresh_budget_per_min`` requests a minute (default 100 — a third of the platform's 300
 per token, leaving room for backfills, channel renewals and re-discovery). The rate actually used is
 ``queuecast_platform_requests_per_minute``.
+
+Why the observations query and not the activity queries (``POST /api/v2/analytics/conversations/
+activity/query``, ``.../routing/activity/query``): one observations query answers counts, the whole
+routing-status set and the oldest waiting conversation (``observationDate``, documented, oldest
+kept under truncation); the activity queries split them — conversation metrics only, agent metrics
+only (the SDK's ``ConversationActivityQueryMetric`` / ``RoutingActivityQueryMetric`` enums) — so they
+would cost two requests per 100 queues per period, are paged, need the same permission, and give the
+longest wait as a ``calculatedMetricValue`` whose unit the SDK does not document. Evidence in
+``docs/simulator.md`` ("Which query the proxy's REST refresh uses").
 """
 
 from __future__ import annotations
