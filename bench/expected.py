@@ -174,5 +174,6 @@ def _interval_view(queue: _Queue, now_start_ms: int) -> dict[str, Any] | None:
         "asaMs": _ratio(total["answered_sum_ms"], total["answered"]),
         "handled": total["handled"], "ahtMs": _ratio(total["handled_sum_ms"], total["handled"]),
         "serviceLevel": _ratio(total["sl_numerator"], total["sl_denominator"]),
+        "serviceLevelNumerator": total["sl_numerator"], "serviceLevelDenominator": total["sl_denominator"],
         "serviceLevelTarget": next((target for _, target in current if target is not None), None),
     }

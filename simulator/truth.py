@@ -63,6 +63,8 @@ def queue_view(world: World, queue_id: str) -> JSON:
             "handled": handled,
             "ahtMs": _ratio(handled_sum, handled),
             "serviceLevel": _ratio(numerator, denominator),
+            "serviceLevelNumerator": numerator,
+            "serviceLevelDenominator": denominator,
             "serviceLevelTarget": q.sl_target,
         },
         "updatedAt": None if updated is None else iso(updated),

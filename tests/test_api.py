@@ -24,7 +24,7 @@ async def test_queues_returns_the_snapshot_body(client, proxy):
     assert view["interval"] == {
         "start": "2026-11-27T21:00:00.000Z", "end": "2026-11-27T21:30:00.000Z", "offered": 41, "answered": 35,
         "abandoned": 4, "abandonRate": 4 / 41, "asaMs": 812000 / 35, "handled": 0, "ahtMs": None,
-        "serviceLevel": 30 / 35,
+        "serviceLevel": 30 / 35, "serviceLevelNumerator": 30, "serviceLevelDenominator": 35,
         "serviceLevelTarget": 0.8,
     }
     assert view["longestWaitingSince"] == "2026-11-27T20:58:12.000Z"

@@ -102,6 +102,9 @@ def _interval(record: QueueRecord) -> JSON | None:
         "handled": handled,
         "ahtMs": _ratio(handled_sum, handled),
         "serviceLevel": _ratio(sl_num, sl_den),
+        # the ratio's terms, so that a group's service level is exact (Σ numerators / Σ denominators)
+        "serviceLevelNumerator": sl_num,
+        "serviceLevelDenominator": sl_den,
         "serviceLevelTarget": target,
     }
 

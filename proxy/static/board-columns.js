@@ -82,9 +82,6 @@ function drawServiceLevel(cell, view, ctx) {
   attr(cell.el, "data-value", iv.serviceLevel);
   attr(cell.el, "data-target", iv.serviceLevelTarget);
   setLevel(cell, levelServiceLevel(iv.serviceLevel, iv.serviceLevelTarget, ctx.th.sl), "service level");
-  if (ctx.group && iv.serviceLevelApprox && !cell.level) {
-    attr(cell.el, "title", "service level over the group (numerators estimated from each queue's answered + abandoned)");
-  }
 }
 
 const interval = (key) => (v) => v.interval?.[key] ?? null;

@@ -50,12 +50,9 @@ const sum = (views, get) => views.reduce((a, v) => a + (get(v) ?? 0), 0);
  * AHT are weighted by answered and handled (exact: each is a sum over a count), abandon rate is
  * Σ abandoned / Σ offered.
  *
- * Service level is Σ numerators / Σ denominators over the group, never an average of percentages.
- * The view gives each queue's ratio, not its numerator and denominator; a queue's denominator is
- * taken as answered + abandoned (the platform's default service-level formula, and the simulator's),
- * and its numerator as ratio × that. When a view carries `serviceLevelNumerator` and
- * `serviceLevelDenominator` they are used as they are, and the result is exact
- * (`serviceLevelApprox` false).
+ * Service level is Σ numerators / Σ denominators over the group (each view's
+ * `interval.serviceLevelNumerator` and `serviceLevelDenominator`), never an average of percentages:
+ * exact whatever the tenant's service-level formula.
  */
 export function groupTotals(name, views) {
   let longest = null;
@@ -81,18 +78,8 @@ export function groupTotals(name, views) {
     const handled = sum(ivs, (i) => i.handled);
     const answeredMs = sum(ivs, (i) => (i.asaMs == null ? 0 : i.asaMs * i.answered));
     const handledMs = sum(ivs, (i) => (i.ahtMs == null ? 0 : i.ahtMs * i.handled));
-    let num = 0, den = 0, approx = false;
-    for (const i of ivs) {
-      if (i.serviceLevelDenominator != null && i.serviceLevelNumerator != null) {
-        num += i.serviceLevelNumerator;
-        den += i.serviceLevelDenominator;
-      } else if (i.serviceLevel != null) {
-        const d = (i.answered ?? 0) + (i.abandoned ?? 0);
-        num += i.serviceLevel * d;
-        den += d;
-        approx = true;
-      }
-    }
+    const num = sum(ivs, (i) => i.serviceLevelNumerator);
+    const den = sum(ivs, (i) => i.serviceLevelDenominator);
     const targets = new Set(ivs.map((i) => i.serviceLevelTarget).filter((t) => t != null));
     interval = {
       offered, answered, abandoned, handled,
@@ -100,7 +87,8 @@ export function groupTotals(name, views) {
       asaMs: answered ? answeredMs / answered : null,
       ahtMs: handled ? handledMs / handled : null,
       serviceLevel: den ? num / den : null,
-      serviceLevelApprox: approx,
+      serviceLevelNumerator: num,
+      serviceLevelDenominator: den,
       // one target when the group agrees on it; thresholds fall back to 0.8 otherwise
       serviceLevelTarget: targets.size === 1 ? [...targets][0] : null,
     };

@@ -245,6 +245,8 @@ class Consumer:
                     "handled": total("handled"),
                     "ahtMs": ratio(total("handled_sum"), total("handled")),
                     "serviceLevel": ratio(total("num"), total("den")),
+                    "serviceLevelNumerator": total("num"),
+                    "serviceLevelDenominator": total("den"),
                     "serviceLevelTarget": self.targets.get(qid),
                 },
                 "updatedAt": _iso(self.updated[qid]),

@@ -411,6 +411,8 @@ QUEUE_VIEW = Obj(
                 "handled": Count,
                 "ahtMs": Nullable(Num),
                 "serviceLevel": Nullable(Num),
+                "serviceLevelNumerator": Count,
+                "serviceLevelDenominator": Count,
                 "serviceLevelTarget": Num,
             }
         ),
