@@ -97,7 +97,7 @@ class Engine:
             return
         self.stats.world_changes += len(changes)
         self.eventbus.publish(changes, messages)
-        self.notifications.publish(messages)
+        self.notifications.publish(messages + self.stream.activity_messages(changes))
 
     def pause(self) -> None:
         """Stop the world; interval figures still waiting for their turn go out now (world time

@@ -25,7 +25,7 @@ from .settings import SimSettings
 from .stats import Faults, Stats
 from .stream import ObservationMessage, coalesce
 
-_OBS_RE = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.observations$")
+_OBS_RE = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.(?:observations|activity)$")
 
 
 class TopicError(ValueError):

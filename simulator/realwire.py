@@ -115,3 +115,23 @@ def agents_body(queue_id: str, t_ms: int, metrics: list[JSON]) -> JSON:
     """An agent-count message under ``group {queueId}`` (no ``mediaType``), instant interval."""
     t = iso(t_ms)
     return {"group": {"queueId": queue_id}, "data": [{"interval": f"{t}/{t}", "metrics": metrics}]}
+
+
+def activity_body(media: dict[str, MediaState]) -> JSON:
+    """A ``v2.analytics.queues.{id}.activity`` body (``V2QueueObservationObservationCountNotification``):
+    ``results`` per mediaType, each with the whole instant state as ``{metric, count}``;
+    ``oLongestWaiting`` has ``count`` = waiting and ``calculatedMetricValue`` = epoch ms at which the
+    oldest waiting interaction began (absent when nobody waits). ``oFlow`` and ``oLongestInteracting``
+    are not sent (the world has no flows; a change message does not carry agent-held start times)."""
+    results = []
+    for m, st in media.items():
+        longest: JSON = {"metric": "oLongestWaiting", "count": st.waiting}
+        if st.longest_waiting_ms is not None:
+            longest["calculatedMetricValue"] = st.longest_waiting_ms
+        results.append({"mediaType": m, "data": [
+            {"metric": "oWaiting", "count": st.waiting},
+            {"metric": "oInteracting", "count": st.interacting},
+            {"metric": "oAlerting", "count": st.alerting},
+            longest,
+        ]})
+    return {"results": results}

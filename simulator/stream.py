@@ -39,10 +39,12 @@ class ObservationMessage:
     body: JSON
     partial: bool = False
     """The body carries only changes: coalescing merges its metrics into the pending ones."""
+    activity: bool = False
+    """A ``v2.analytics.queues.{id}.activity`` body instead (Notifications only)."""
 
     @property
     def topic(self) -> str:
-        return wire.observations_topic(self.queue_id)
+        return wire.activity_topic(self.queue_id) if self.activity else wire.observations_topic(self.queue_id)
 
 
 def coalesce(pending: ObservationMessage, newer: ObservationMessage) -> ObservationMessage:
@@ -106,6 +108,17 @@ class ObservationStream:
             out.extend(self._real(c, now_ms))
         out.extend(self._due(now_ms, force=False))
         return out
+
+    @staticmethod
+    def activity_messages(changes: list[QueueChange]) -> list[ObservationMessage]:
+        """One ``.activity`` body per queue whose counts changed in the step, whatever the shape:
+        the whole instant state of every media, so a newer body supersedes a pending one."""
+        return [
+            ObservationMessage(c.queue.queue_id, "activity", c.observed_at_ms,
+                               realwire.activity_body({m: c.media[m] for m in c.queue.media}), activity=True)
+            for c in changes
+            if c.changed_media
+        ]
 
     def flush(self, now_ms: int) -> list[ObservationMessage]:
         """Every pending interval message now, whatever the wait (the world stopped)."""

@@ -17,6 +17,9 @@ JSON = dict[str, Any]
 
 QUEUE_UPDATE_TOPIC: Final = "com.genesyscloud.telephony.queue.update"
 OBSERVATIONS_TOPIC: Final = "v2.analytics.queues.{id}.observations"
+#: The SDK's topic mapping (``notificationMappings.json``) pairs it with
+#: ``V2QueueObservationObservationCountNotification``; Notifications only.
+ACTIVITY_TOPIC: Final = "v2.analytics.queues.{id}.activity"
 SOCKET_CLOSING_TOPIC: Final = "v2.system.socket_closing"
 HEARTBEAT_TOPIC: Final = "channel.metadata"
 
@@ -39,6 +42,10 @@ def dumps(value: Any) -> bytes:
 
 def observations_topic(queue_id: str) -> str:
     return OBSERVATIONS_TOPIC.replace("{id}", queue_id)
+
+
+def activity_topic(queue_id: str) -> str:
+    return ACTIVITY_TOPIC.replace("{id}", queue_id)
 
 
 def interval_text(iv: IntervalStats) -> str:

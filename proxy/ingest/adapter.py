@@ -27,13 +27,30 @@ Each rule says what it rests on: **confirmed** (a public capture or the API docs
   status missing from a live message is unchanged, and a periodic REST refresh corrects drift.
   Qualifiers that are not routing statuses are ignored. *Inferred*.
 
+``v2.analytics.queues.{id}.activity`` bodies (``V2QueueObservationObservationCountNotification``):
+
+- ``results[{mediaType, data[{metric, count, calculatedMetricValue}]}]``; the queue is the topic's
+  ``{id}``. *Confirmed* (the SDK's topic mapping and model).
+- ``count`` is the metric's absolute current value (``oWaiting``, ``oInteracting``, ``oAlerting``), per
+  metric as on the observations topic: an absent metric is unchanged. *Inferred* (SDK: "the total
+  number of ongoing observations for this metric and media type").
+- ``oLongestWaiting.calculatedMetricValue`` is the epoch-ms start of the oldest waiting interaction;
+  absent (or ``count`` 0) means nobody waits. *Assumed* (a third-party wallboard reads it so).
+- ``oFlow``, ``oLongestInteracting`` and unknown metrics are ignored (nothing on the board).
+- **The body carries no time**, and the frame none either. Its values are *untimed*
+  (``observed_at=None``; the reducer ignores instant values without a time) until
+  :func:`stamp_untimed` gives them the queue's newest applied platform time + 1 ms — the backfill's
+  rule: newer than every value held, so the frame wins over what arrived before it on the socket,
+  and any later platform-timed message wins over it. The proxy's clock is never compared with a
+  platform time.
+
 The guide's ``queueState`` (its fictional Event Bus topic) is whole state at ``observedAt``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -42,7 +59,14 @@ from msgspec import UnsetType
 from proxy.errors import InvalidInput
 from proxy.ingest import values
 from proxy.ingest.wire import DataIn, Instant, MetricIn, ObservationsBody, QueueStateIn
-from proxy.state.observation import ROUTING_STATUSES, UNCHANGED, IntervalObservation, QueueObservation, Unchanged
+from proxy.state.observation import (
+    FLOOR,
+    ROUTING_STATUSES,
+    UNCHANGED,
+    IntervalObservation,
+    QueueObservation,
+    Unchanged,
+)
 
 T = TypeVar("T")
 
@@ -166,6 +190,75 @@ def from_observations(body: ObservationsBody, *, path: str = "$") -> QueueObserv
     )
 
 
+class ActivityMetricIn(msgspec.Struct, frozen=True):
+    metric: str
+    count: Any = None  # checked where used (proxy.ingest.values), naming the field
+    calculatedMetricValue: Any = None
+
+
+class ActivityGroupIn(msgspec.Struct, frozen=True):
+    mediaType: str | None = None
+    data: list[ActivityMetricIn] = msgspec.field(default_factory=list)
+
+
+class ActivityBody(msgspec.Struct, frozen=True):
+    """``v2.analytics.queues.{id}.activity`` event body (``V2QueueObservationObservationCountNotification``)."""
+
+    results: list[ActivityGroupIn] = msgspec.field(default_factory=list)
+
+
+_ACTIVITY_COUNTS = {"oWaiting": "waiting", "oInteracting": "interacting", "oAlerting": "alerting"}
+
+
+def from_activity(body: ActivityBody, queue_id: str, *, path: str = "$") -> list[QueueObservation]:
+    """An ``.activity`` body of ``queue_id`` as untimed observations, one per media (see the module
+    doc; :func:`stamp_untimed` gives them their time). Raises :class:`InvalidInput` naming the field."""
+    out: list[QueueObservation] = []
+    for r_index, result in enumerate(body.results):
+        r_path = f"{path}.results[{r_index}]"
+        if not result.mediaType:
+            raise InvalidInput(f"{r_path}.mediaType", "required")
+        counts: dict[str, int] = {}
+        longest: datetime | Unchanged | None = UNCHANGED
+        for m_index, metric in enumerate(result.data):
+            m_path = f"{r_path}.data[{m_index}]"
+            field = _ACTIVITY_COUNTS.get(metric.metric)
+            if field is not None:
+                counts[field] = values.count(0 if metric.count is None else metric.count, f"{m_path}.count")
+            elif metric.metric == "oLongestWaiting":
+                n = values.count(0 if metric.count is None else metric.count, f"{m_path}.count")
+                cmv = metric.calculatedMetricValue
+                if cmv is not None:
+                    longest = values.epoch_ms(cmv, f"{m_path}.calculatedMetricValue")
+                elif n == 0:
+                    longest = None
+        out.append(QueueObservation(queue_id=queue_id, media_type=result.mediaType, observed_at=None,
+                                    waiting=counts.get("waiting"), interacting=counts.get("interacting"),
+                                    alerting=counts.get("alerting"), longest_waiting_since=longest))
+    return out
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def stamp_untimed(
+    observations: list[QueueObservation], newest: Callable[[str], datetime | None]
+) -> list[QueueObservation]:
+    """Untimed observations (``observed_at`` None with instant values: ``.activity`` frames) stamped
+    with ``newest(queue_id)`` + 1 ms, :data:`FLOOR` for a queue never seen; others unchanged.
+    ``newest`` is the sink's newest applied platform time, read when the frame is applied."""
+    out = []
+    for obs in observations:
+        untimed = obs.observed_at is None and (
+            obs.waiting is not None or obs.interacting is not None or obs.alerting is not None
+            or not isinstance(obs.longest_waiting_since, Unchanged))
+        if untimed:
+            base = newest(obs.queue_id)
+            obs = msgspec.structs.replace(obs, observed_at=FLOOR if base is None else base + _MS)
+        out.append(obs)
+    return out
+
+
 def _interval_from_metrics(start: datetime, end: datetime, metrics: list[MetricIn], path: str) -> IntervalObservation:
     offered = answered = answered_sum = abandoned = handled = handled_sum = sl_num = sl_den = None
     sl_target = None
@@ -262,13 +355,16 @@ def from_backfill(
     observed_at: Callable[[str], datetime],
     answered_at: datetime | None = None,
     names: Mapping[str, str] | None = None,
+    divisions: Mapping[str, str] | None = None,
 ) -> list[QueueObservation]:
     """The backfill answers as observations: one per (queue, media) plus one queue-level (agents).
 
     ``observed_at(queue_id)`` gives the time each queue's observations carry; ``names`` the queue
-    names (from the routing API). Raises :class:`InvalidInput` for a malformed interval.
+    names and ``divisions`` their divisions' names (from the routing API). Raises
+    :class:`InvalidInput` for a malformed interval.
     """
     names = names or {}
+    divisions = divisions or {}
     media: dict[tuple[str, str], dict[str, object]] = {}
     agents: dict[str, dict[str, int]] = {}
     for r_index, result in enumerate(observations.results):
@@ -312,6 +408,7 @@ def from_backfill(
             media_type=media_type,
             observed_at=observed_at(queue_id),
             name=names.get(queue_id),
+            division=divisions.get(queue_id),
             waiting=fields.get("oWaiting"),  # type: ignore[arg-type]  # ints stored above
             interacting=fields.get("oInteracting"),  # type: ignore[arg-type]
             alerting=fields.get("oAlerting"),  # type: ignore[arg-type]
@@ -321,5 +418,6 @@ def from_backfill(
         ))
     for queue_id, counts in agents.items():
         out.append(QueueObservation(queue_id=queue_id, media_type=None, observed_at=observed_at(queue_id),
-                                    name=names.get(queue_id), agents=counts, agents_whole=True))
+                                    name=names.get(queue_id), division=divisions.get(queue_id), agents=counts,
+                                    agents_whole=True))
     return out

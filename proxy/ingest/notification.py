@@ -2,8 +2,10 @@
 
 Frames (reference §2): ``channel.metadata`` heartbeats (and pongs), ``v2.system.socket_closing``,
 ``v2.system.token_revoked``/``no_longer_subscribed`` notices, and the subscribed topics' events.
-Only ``v2.analytics.queues.{id}.observations`` events carry queue data; their body is translated by
-:mod:`proxy.ingest.adapter`, so a frame and a pushed delivery of the same body give the same result.
+Only ``v2.analytics.queues.{id}.observations`` and ``.activity`` events carry queue data; their body is
+translated by :mod:`proxy.ingest.adapter`, so a frame and a pushed delivery of the same body give the
+same result. An ``.activity`` frame's observations are untimed (its body has no time): whoever applies
+them stamps them first (:func:`~proxy.ingest.adapter.stamp_untimed`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Literal
 import msgspec
 
 from proxy.errors import InvalidInput
-from proxy.ingest.adapter import from_observations
+from proxy.ingest.adapter import ActivityBody, from_activity, from_observations
 from proxy.ingest.wire import NotificationFrame, ObservationsBody, convert
 from proxy.state.observation import QueueObservation
 
@@ -51,4 +53,10 @@ def parse_notification(raw: str | bytes) -> Notification:
     if topic.startswith("v2.analytics.queues.") and topic.endswith(".observations"):
         body: ObservationsBody = convert(frame.eventBody, ObservationsBody, "$.eventBody")
         return Notification("observation", topic, (from_observations(body, path="$.eventBody"),))
+    if topic.startswith("v2.analytics.queues.") and topic.endswith(".activity"):
+        queue_id = topic[len("v2.analytics.queues."):-len(".activity")]
+        if not queue_id or "." in queue_id:
+            raise InvalidInput("$.topicName", f"not a queue activity topic: {topic!r}")
+        activity: ActivityBody = convert(frame.eventBody, ActivityBody, "$.eventBody")
+        return Notification("observation", topic, tuple(from_activity(activity, queue_id, path="$.eventBody")))
     return Notification("ignored", topic)

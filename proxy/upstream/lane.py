@@ -32,12 +32,15 @@ import msgspec
 import trio
 
 from proxy.auth.backoff import Backoff
-from proxy.contract import observation_topic
+from proxy.contract import activity_topic, observation_topic
 from proxy.errors import AuthError, UpstreamError
 from proxy.ingest.notification import Notification
+from proxy.ingest.topics import TopicFilter
+from proxy.state.observation import QueueObservation
 from proxy.upstream.backfill import backfill
 from proxy.upstream.channels import Channel, Channels
 from proxy.upstream.context import UpstreamContext
+from proxy.upstream.platform import divisions_of
 from proxy.upstream.sinks import FrameOutcome
 from proxy.upstream.socket import SOCKET_ERRORS, Signal, Socket, SocketHooks, dispatch, run_socket
 from proxy.upstream.status import State, reason_of
@@ -104,6 +107,7 @@ class Lane:
         self._inbox = Inbox()
         self.stats = LaneStats()
         self._channels = Channels(ctx, name=name, on_renew=self._renewed)
+        self._allowed = TopicFilter(cfg.settings.topics)
         self._nursery: trio.Nursery | None = None
         self.channel: Channel | None = None
         self.socket: Socket | None = None
@@ -114,8 +118,17 @@ class Lane:
 
     @property
     def topics(self) -> list[str]:
-        """The topics this lane's channel must carry (one per followed queue)."""
-        return [observation_topic(q) for q in self.queue_ids]
+        """The topics this lane's channel must carry: each followed queue's observations topic, and
+        its ``.activity`` topic when ``QC_TOPICS`` allows it."""
+        return self._topics_of(self.queue_ids)
+
+    def _topics_of(self, queue_ids: list[str]) -> list[str]:
+        out = []
+        for q in queue_ids:
+            out.append(observation_topic(q))
+            if self._allowed.allows(activity_topic(q)):
+                out.append(activity_topic(q))
+        return out
 
     def add_queues(self, queue_ids: list[str]) -> None:
         """Follow more queues (the caller keeps the lane within ``max_topics_per_channel``). The
@@ -247,7 +260,7 @@ class Lane:
         """Bring ``ch`` in line with the lane's queues, then backfill the queues new to the channel."""
         had = ch.topics
         queue_ids = list(self.queue_ids)
-        added = set(await self._channels.sync(ch, [observation_topic(q) for q in queue_ids]))
+        added = set(await self._channels.sync(ch, self._topics_of(queue_ids)))
         self.stats.topic_changes += 1
         new_ids = [qid for qid in queue_ids if observation_topic(qid) in added]
         if new_ids:
@@ -326,16 +339,21 @@ class Lane:
     def _heartbeat(self) -> None:
         self.stats.heartbeats += 1
 
+    def _named(self, obs: QueueObservation) -> QueueObservation:
+        """``obs`` with its queue's name and division from discovery (frames carry neither)."""
+        name = obs.name if obs.name is not None else self._names.get(obs.queue_id)
+        division = obs.division if obs.division is not None else divisions_of(self._names).get(obs.queue_id)
+        if name == obs.name and division == obs.division:
+            return obs
+        return msgspec.structs.replace(obs, name=name, division=division)
+
     def _observation(self, note: Notification) -> FrameOutcome:
         self.stats.frames += 1
         followed = [obs for obs in note.observations if obs.queue_id in self._followed]
         if not followed:
             log.debug("%s: dropped a frame of a queue no longer followed (%s)", self.name, note.topic)
             return "unfollowed"
-        named = [obs if obs.name is not None or obs.queue_id not in self._names
-                 else msgspec.structs.replace(obs, name=self._names[obs.queue_id])  # frames carry no names
-                 for obs in followed]
-        self._ctx.sinks.observations.apply(named)
+        self._ctx.sinks.observations.apply([self._named(obs) for obs in followed])
         return "applied"
 
 

@@ -22,6 +22,8 @@ from .conftest import Sim, assert_lossless, deserialize, last_json
 
 TOPIC_MODELS = {
     "v2.analytics.queues.{id}.observations": "StatEventQueueTopicStatsNotification",
+    # the SDK's notificationMappings.json (MyPureCloud/platform-client-sdk-python @f80f2db)
+    "v2.analytics.queues.{id}.activity": "V2QueueObservationObservationCountNotification",
     "v2.system.socket_closing": "SystemMessageSystemMessage",
     "v2.system.token_revoked.{id}": "SystemMessageSystemMessage",
 }
@@ -159,6 +161,36 @@ def test_websocket_pong_heartbeat_and_observation_frames_read_as_sdk_models(
             start, end = data.interval.split("/")
             assert start <= end
             assert all(m.metric and m.stats for m in data.metrics)
+
+
+def test_activity_frames_read_as_the_sdks_count_notification(sim: Sim) -> None:
+    client = sim.api_client()
+    api = sdk.NotificationsApi(client)
+    channel = api.post_notifications_channels()
+    qids = sim.queue_ids()
+    topics = [f"v2.analytics.queues.{q}.activity" for q in qids]
+    put = api.put_notifications_channel_subscriptions(channel.id, [_channel_topic(t) for t in topics])
+    assert [(t.id, t.state) for t in put.entities] == [(t, "Permitted") for t in topics]
+    ws = websocket.create_connection(channel.connect_uri, timeout=5)
+    try:
+        sim.advance(120)
+        frames = [f for f in _frames(ws, want=len(qids)) if f["topicName"] != "channel.metadata"]
+    finally:
+        ws.close()
+    assert {f["topicName"] for f in frames} == set(topics), "every queue's counts changed in two minutes"
+    truth = sim.truth()["queues"]
+    for frame in frames:
+        model = _model_of(frame["topicName"])
+        assert model == "V2QueueObservationObservationCountNotification"
+        body = deserialize(client, frame["eventBody"], model)
+        assert_lossless(client, frame["eventBody"], body)
+        qid = frame["topicName"].split(".")[3]
+        assert {r.media_type for r in body.results} == set(truth[qid]["media"])
+        for result in body.results:
+            by = {d.metric: d for d in result.data}
+            assert set(by) == {"oWaiting", "oInteracting", "oAlerting", "oLongestWaiting"}
+            assert by["oLongestWaiting"].count == by["oWaiting"].count
+            assert (by["oLongestWaiting"].calculated_metric_value is None) == (by["oWaiting"].count == 0)
 
 
 def test_socket_closing_and_token_revoked_read_as_system_messages(sim: Sim) -> None:

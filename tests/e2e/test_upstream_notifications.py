@@ -273,3 +273,21 @@ async def test_a_run_across_an_interval_boundary_rolls_the_board_over(
     await trio.sleep(0.3)
     await r.converge()
     assert all(v["interval"]["start"] == boundary for v in (await r.views.proxy()).values())
+
+
+async def test_with_the_activity_topic_the_board_converges_and_the_longest_wait_stays_live(
+    nursery: trio.Nursery, start_sim: StartSim, start_proxy: StartProxy, http: httpx.AsyncClient
+) -> None:
+    # QC_TOPICS opts into v2.analytics.queues.{id}.activity; no REST refresh, so the longest wait after
+    # the first backfill can only come from the activity frames (the real observations shape omits it)
+    topics = ("v2.analytics.queues.{id}.observations", "v2.analytics.queues.{id}.activity")
+    r = await rig(nursery, start_sim, start_proxy, http, topics=topics, refresh_s=0.0,
+                  sim={"arrivals_per_min": 120.0})
+    assert r.lane.channel is not None
+    assert {t for t in r.lane.channel.topics if t.endswith(".activity")} == {
+        f"v2.analytics.queues.{q}.activity" for q in r.lane.queue_ids}
+    await trio.sleep(1.0)
+    await r.converge()
+    assert r.lane.stats.backfills == 1
+    assert any(v["media"][m]["longestWaitingSince"] for v in (await r.views.truth()).values() for m in v["media"]), \
+        "somebody waits at the end: the test proves nothing otherwise"
