@@ -128,7 +128,7 @@ class ExpectedBoard:
                                  "longestWaitingSince": None}
         waiting, interacting, alerting = self.counts(queue_id)
         return {
-            "queueId": queue_id, "name": queue_id,
+            "queueId": queue_id, "name": queue_id, "division": None,
             "waiting": waiting, "interacting": interacting, "alerting": alerting,
             "longestWaitingSince": None, "longestWaitingAsOf": None,
             "media": media_views,

@@ -188,10 +188,15 @@ def aggregates_query(world: World, body: Any) -> wire.JSON:
 
 
 def routing_queues(world: World, *, page_size: int, page_number: int) -> wire.JSON:
-    """``GET /api/v2/routing/queues``: a page of ``{id, name}`` entities, 1-based pages."""
+    """``GET /api/v2/routing/queues``: a page of ``{id, name, division, selfUri}`` entities, 1-based pages
+    (the SDK's ``Queue``: ``division`` is ``{id, name, selfUri}``)."""
     total = len(world.queues)
     first = (page_number - 1) * page_size
-    entities = [wire.queue_entity(q) for q in world.queues[first : first + page_size]]
+    entities = [
+        {**wire.queue_entity(q), "division": {"id": q.division.division_id, "name": q.division.name,
+                                              "selfUri": f"/api/v2/authorization/divisions/{q.division.division_id}"}}
+        for q in world.queues[first : first + page_size]
+    ]
     return {
         "entities": entities,
         "pageNumber": page_number,

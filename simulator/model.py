@@ -19,6 +19,14 @@ def interval_start(t_ms: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class Division:
+    """An authorization division: what the routing API's queue entity carries as ``division``."""
+
+    division_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueInfo:
     """A queue's static configuration."""
 
@@ -29,6 +37,7 @@ class QueueInfo:
     """Service-level target ratio, e.g. 0.8."""
     sl_threshold_ms: int
     """An interaction answered within this many ms counts towards the service level."""
+    division: Division
 
 
 @dataclass(frozen=True, slots=True)

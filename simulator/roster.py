@@ -1,7 +1,9 @@
 """The roster: queues, agents and which queues each agent is a member of.
 
 Queue ids come from the world's seeded ``random.Random``; names from a Faker seeded with the same
-seed. Routing moves agents between statuses; the roster only knows who exists and who belongs where.
+seed; divisions (two: the org's ``Home`` and one more, their ids and the first queue's one chosen by
+the seed, then alternating) from a ``random.Random`` of their own, so they draw nothing from the
+world's. Routing moves agents between statuses; the roster only knows who exists and who belongs where.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Final
 from faker import Faker
 
 from .interactions import Interaction, rng_uuid
-from .model import MEDIA_TYPES, ROUTING_STATUSES, AgentCounts, QueueInfo
+from .model import MEDIA_TYPES, ROUTING_STATUSES, AgentCounts, Division, QueueInfo
 
 _DEPARTMENTS: Final = (
     "Billing",
@@ -34,6 +36,15 @@ _DEPARTMENTS: Final = (
     "Bookings",
 )
 _SUFFIXES: Final = ("Support", "Care", "Desk", "Line", "Team")
+_SECOND_DIVISIONS: Final = ("Outsourced", "EMEA", "Americas", "Partners")
+
+
+def _divisions(seed: int) -> tuple[tuple[Division, ...], int]:
+    """The tenant's two divisions and the index of the first queue's, from ``seed`` alone."""
+    rng = random.Random(f"divisions:{seed}")
+    home = Division(rng_uuid(rng), "Home")
+    other = Division(rng_uuid(rng), rng.choice(_SECOND_DIVISIONS))
+    return (home, other), rng.randrange(2)
 
 
 @dataclass(slots=True)
@@ -53,17 +64,19 @@ class Roster:
 
     def __init__(self, *, rng: random.Random, seed: int, queues: int, agents: int, now_ms: int) -> None:
         self._rng = rng
+        self.divisions, self._division_offset = _divisions(seed)
         self.queues: tuple[QueueInfo, ...] = self._make_queues(seed, queues)
         self.queue_by_id = {q.queue_id: q for q in self.queues}
         self.agents = self._make_agents(agents, now_ms)
 
-    def _new_queue(self, name: str) -> QueueInfo:
+    def _new_queue(self, name: str, index: int) -> QueueInfo:
         return QueueInfo(
             queue_id=rng_uuid(self._rng),
             name=name,
             media=MEDIA_TYPES,
             sl_target=self._rng.choice((0.7, 0.8, 0.9)),
             sl_threshold_ms=self._rng.choice((20_000, 30_000)),
+            division=self.divisions[(index + self._division_offset) % len(self.divisions)],
         )
 
     def _make_queues(self, seed: int, count: int) -> tuple[QueueInfo, ...]:
@@ -78,7 +91,7 @@ class Roster:
             while name in names:
                 name = f"{name} {len(names)}"
             names.append(name)
-        return tuple(self._new_queue(name) for name in names)
+        return tuple(self._new_queue(name, i) for i, name in enumerate(names))
 
     def _make_agents(self, count: int, now_ms: int) -> list[Agent]:
         agents = []
@@ -100,7 +113,7 @@ class Roster:
             raise ValueError("name: a non-empty string is required")
         if any(q.name == name for q in self.queues):
             raise ValueError(f"name: a queue named {name!r} exists")
-        q = self._new_queue(name)
+        q = self._new_queue(name, len(self.queues))
         self.queues = (*self.queues, q)
         self.queue_by_id[q.queue_id] = q
         return q

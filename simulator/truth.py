@@ -38,6 +38,7 @@ def queue_view(world: World, queue_id: str) -> JSON:
     return {
         "queueId": q.queue_id,
         "name": q.name,
+        "division": q.division.name,
         "waiting": sum(s.waiting for s in states.values()),
         "interacting": sum(s.interacting for s in states.values()),
         "alerting": sum(s.alerting for s in states.values()),

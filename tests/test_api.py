@@ -3,8 +3,8 @@ import sys
 
 from tests.helpers import envelope, post_callback
 
-VIEW_KEYS = {"queueId", "name", "waiting", "interacting", "alerting", "longestWaitingSince", "longestWaitingAsOf",
-             "media", "agents", "interval", "updatedAt"}
+VIEW_KEYS = {"queueId", "name", "division", "waiting", "interacting", "alerting", "longestWaitingSince",
+             "longestWaitingAsOf", "media", "agents", "interval", "updatedAt"}
 
 
 async def test_queues_returns_the_snapshot_body(client, proxy):

@@ -43,6 +43,7 @@ def expected_view(queue_id: str, expect: dict[str, Any]) -> dict[str, Any]:
     return {
         "queueId": queue_id,
         "name": queue_id,
+        "division": None,
         "waiting": sum(m["waiting"] for m in media.values()),
         "interacting": sum(m["interacting"] for m in media.values()),
         "alerting": sum(m["alerting"] for m in media.values()),

@@ -167,12 +167,13 @@ async def test_after_hostile_input_the_proxy_still_streams_and_stays_ready(start
         assert proxy.runtime.supervisor.restarts == {}  # nothing crashed
 
 
-def _lane(runtime: Runtime, queue_id: str = "q-ok") -> Lane:
-    """A lane following ``queue_id`` whose frames are fed directly (no platform is ever called)."""
+def _lane(runtime: Runtime, queue_id: str = "q-ok", *, names: dict[str, str] | None = None) -> Lane:
+    """A lane following ``queue_id`` whose frames are fed directly (no platform is ever called);
+    ``names`` is what discovery found (a ``QueueNames`` carries divisions too)."""
     settings = proxy_settings(api_base="http://127.0.0.1:9", login_base="http://127.0.0.1:9", client_id="c",
                               client_secret=Secret("s"))
     ctx = UpstreamContext(sinks=runtime.sinks(), config=UpstreamConfig(mode="notifications", settings=settings),
                           platform=Platform(httpx.AsyncClient()), tokens=None,  # type: ignore[arg-type]
                           cancel_scope=trio.CancelScope())
-    return Lane(ctx, name="channel 1", queue_ids=[queue_id], names={})
+    return Lane(ctx, name="channel 1", queue_ids=[queue_id], names={} if names is None else names)
 

@@ -9,6 +9,7 @@ import trio
 from proxy.runtime import build_runtime
 from proxy.upstream.channels import Channel
 from proxy.upstream.lane import Inbox
+from proxy.upstream.platform import QueueNames
 from proxy.upstream.socket import Socket
 from tests.conftest import proxy_settings
 from tests.test_hostile_values import LATER, NOW, _lane, observation_body
@@ -62,3 +63,16 @@ def test_frames_of_followed_queues_are_applied_others_dropped_controls_counted()
     metrics = runtime.metrics.render().decode()
     assert 'queuecast_upstream_frames_total{outcome="applied"} 2.0' in metrics
     assert 'queuecast_upstream_frames_total{outcome="unfollowed"} 1.0' in metrics
+
+
+def test_frames_get_the_queue_name_and_division_discovery_found() -> None:
+    runtime = build_runtime(proxy_settings())
+
+    async def feed() -> str:
+        lane = _lane(runtime, names=QueueNames({"q-ok": "Billing Line"}, {"q-ok": "EMEA"}))
+        return lane.feed(json.dumps({"topicName": "v2.analytics.queues.q-ok.observations",
+                                     "eventBody": observation_body(NOW)}))
+
+    assert trio.run(feed) == "applied"
+    view = runtime.reducer.view("q-ok").body
+    assert (view["name"], view["division"]) == ("Billing Line", "EMEA")

@@ -12,8 +12,9 @@ import msgspec
 
 from proxy.ingest.adapter import AggregateQueryResponse, ObservationQueryResponse, from_backfill
 from proxy.state.observation import UNCHANGED
+from proxy.state.reducer import Reducer
 from proxy.upstream.backfill import aggregates_body, backfill, observations_body
-from proxy.upstream.platform import Platform
+from proxy.upstream.platform import Platform, QueueNames
 
 T = datetime(2026, 11, 27, 21, 10, tzinfo=UTC)
 
@@ -122,3 +123,28 @@ def test_a_queue_never_seen_live_is_stamped_at_the_floor_so_live_messages_win() 
     assert all(o.observed_at == FLOOR for o in obs)
     queue = next(o for o in obs if o.media_type is None)
     assert queue.agents_whole  # the query lists the whole set, zero counts omitted
+
+
+def test_backfilled_divisions_reach_the_view_and_an_unknown_one_is_null() -> None:
+    obs = from_backfill(msgspec.convert(OBS, ObservationQueryResponse), msgspec.convert(AGG, AggregateQueryResponse),
+                        observed_at=lambda qid: T, names={"q1": "Billing"}, divisions={"q1": "Home"})
+    assert all(o.division == "Home" for o in obs)
+    reducer = Reducer()
+    for o in obs:
+        reducer.apply(o)
+    assert reducer.view("q1").body["division"] == "Home"
+    unknown = from_backfill(msgspec.convert(OBS, ObservationQueryResponse), None, observed_at=lambda qid: T)
+    fresh = Reducer()
+    for o in unknown:
+        fresh.apply(o)
+    assert fresh.view("q1").body["division"] is None
+
+
+async def test_backfill_passes_the_divisions_that_travel_with_the_names() -> None:
+    def platform(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=OBS if request.url.path.endswith("/observations/query") else AGG)
+
+    sink = QuietSink(T)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(platform), base_url="http://platform") as http:
+        await backfill(Platform(http), sink, ["q1"], names=QueueNames({"q1": "Billing"}, {"q1": "Partners"}))
+    assert sink.applied and all((o.name, o.division) == ("Billing", "Partners") for o in sink.applied)

@@ -355,13 +355,16 @@ def from_backfill(
     observed_at: Callable[[str], datetime],
     answered_at: datetime | None = None,
     names: Mapping[str, str] | None = None,
+    divisions: Mapping[str, str] | None = None,
 ) -> list[QueueObservation]:
     """The backfill answers as observations: one per (queue, media) plus one queue-level (agents).
 
     ``observed_at(queue_id)`` gives the time each queue's observations carry; ``names`` the queue
-    names (from the routing API). Raises :class:`InvalidInput` for a malformed interval.
+    names and ``divisions`` their divisions' names (from the routing API). Raises
+    :class:`InvalidInput` for a malformed interval.
     """
     names = names or {}
+    divisions = divisions or {}
     media: dict[tuple[str, str], dict[str, object]] = {}
     agents: dict[str, dict[str, int]] = {}
     for r_index, result in enumerate(observations.results):
@@ -405,6 +408,7 @@ def from_backfill(
             media_type=media_type,
             observed_at=observed_at(queue_id),
             name=names.get(queue_id),
+            division=divisions.get(queue_id),
             waiting=fields.get("oWaiting"),  # type: ignore[arg-type]  # ints stored above
             interacting=fields.get("oInteracting"),  # type: ignore[arg-type]
             alerting=fields.get("oAlerting"),  # type: ignore[arg-type]
@@ -414,5 +418,6 @@ def from_backfill(
         ))
     for queue_id, counts in agents.items():
         out.append(QueueObservation(queue_id=queue_id, media_type=None, observed_at=observed_at(queue_id),
-                                    name=names.get(queue_id), agents=counts, agents_whole=True))
+                                    name=names.get(queue_id), division=divisions.get(queue_id), agents=counts,
+                                    agents_whole=True))
     return out

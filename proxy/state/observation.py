@@ -86,6 +86,8 @@ class QueueObservation(msgspec.Struct, frozen=True):
     media_type: str | None
     observed_at: datetime | None
     name: str | None = None
+    #: The name of the queue's division (from the routing API, like ``name``); None: not said.
+    division: str | None = None
     waiting: int | None = None
     interacting: int | None = None
     alerting: int | None = None

@@ -76,6 +76,9 @@ class Reducer:
         if obs.name is not None and obs.name != record.name:
             record.name = obs.name
             applied = True
+        if obs.division is not None and obs.division != record.division:
+            record.division = obs.division
+            applied = True
         if not applied:
             return Outcome.STALE
         if at is not None and (record.updated_at is None or at > record.updated_at):

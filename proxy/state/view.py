@@ -57,6 +57,7 @@ class QueueRecord:
 
     queue_id: str
     name: str | None = None
+    division: str | None = None
     media: dict[str, MediaRecord] = field(default_factory=dict)
     agents: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROUTING_STATUSES, 0))
     agent_times: dict[str, datetime] = field(default_factory=dict)
@@ -131,6 +132,7 @@ def build_view(record: QueueRecord) -> QueueView:
     body: JSON = {
         "queueId": record.queue_id,
         "name": record.name if record.name is not None else record.queue_id,
+        "division": record.division,
         "waiting": waiting,
         "interacting": interacting,
         "alerting": alerting,

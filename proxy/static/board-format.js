@@ -44,7 +44,8 @@ export function readConfig(params) {
      *  comes first. `agents` stands for the five agent columns. Default: every column (tiles: waiting,
      *  longest, sl, agents-IDLE). */
     columns: list("columns"),
-    /** `?groups=prefix` or `?groups=Sales:q1,q2;Support:q3`: group rows with a total each. Default none. */
+    /** `?groups=prefix`, `?groups=division` or `?groups=Sales:q1,q2;Support:q3`: group rows with a total
+     *  each. Default none. */
     groups: params.get("groups") || null,
     /** `?page=auto|fit|off`: auto shrinks the type to fit every queue down to `minType`, then pages;
      *  fit always shrinks (no floor); off keeps the type and lets the page scroll. Default auto. */

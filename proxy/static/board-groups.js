@@ -2,19 +2,20 @@
  * board-groups.js — queues in groups, and a group's totals. Pure: no DOM.
  *
  * `groups=prefix` groups by the first word of a queue's name ("Sales Line", "Sales Chat" → Sales);
- * `groups=Sales:q1,q2;Support:q3` is an explicit map (queue ids or exact names), in that order,
- * queues in no group going to "Other". The view carries no division, so there is no grouping by one.
+ * `groups=division` by the view's `division` (its name, from the routing API; a queue whose division
+ * is unknown goes to "Other"); `groups=Sales:q1,q2;Support:q3` is an explicit map (queue ids or exact
+ * names), in that order, queues in no group going to "Other".
  */
 
 import { ROUTING_STATUSES } from "./queuecast-client.js";
 
 export const OTHER = "Other";
 
-/** `groups=` → `{kind: "prefix"}` | `{kind: "map", groups: [[name, [members]]]}` | null. */
+/** `groups=` → `{kind: "prefix"}` | `{kind: "division"}` | `{kind: "map", groups: [[name, [members]]]}` | null. */
 export function parseGroups(spec) {
   if (!spec) return null;
   if (typeof spec === "object") return { kind: "map", groups: Object.entries(spec) };
-  if (spec === "prefix") return { kind: "prefix" };
+  if (spec === "prefix" || spec === "division") return { kind: spec };
   const groups = [];
   for (const part of spec.split(";")) {
     const i = part.indexOf(":");
@@ -28,16 +29,22 @@ export function parseGroups(spec) {
 /** The group of one queue view. */
 export function groupOf(spec, view) {
   if (spec.kind === "prefix") return (view.name || view.queueId).trim().split(/[\s\-_:/.]+/)[0] || OTHER;
+  if (spec.kind === "division") return view.division || OTHER;
   for (const [name, members] of spec.groups) {
     if (members.includes(view.queueId) || members.includes(view.name)) return name;
   }
   return OTHER;
 }
 
-/** Group names in display order: the map's order (then Other), or alphabetical for prefixes. */
+/** Group names in display order: the map's order (then Other), alphabetical for prefixes, and
+ *  alphabetical for divisions with Other (division unknown) last. */
 export function orderGroups(spec, names) {
   const present = new Set(names);
   if (spec.kind === "prefix") return [...present].sort((a, b) => a.localeCompare(b));
+  if (spec.kind === "division") {
+    const named = [...present].filter((n) => n !== OTHER).sort((a, b) => a.localeCompare(b));
+    return present.has(OTHER) ? [...named, OTHER] : named;
+  }
   const out = spec.groups.map(([n]) => n).filter((n) => present.has(n));
   if (present.has(OTHER) && !out.includes(OTHER)) out.push(OTHER);
   return out;

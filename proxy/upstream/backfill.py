@@ -27,7 +27,7 @@ from proxy.errors import InvalidInput, UpstreamError
 from proxy.ingest.adapter import AggregateQueryResponse, from_backfill
 from proxy.state.observation import FLOOR, INTERVAL, interval_containing
 from proxy.timefmt import iso, utcnow
-from proxy.upstream.platform import Platform
+from proxy.upstream.platform import Platform, divisions_of
 from proxy.upstream.sinks import ObservationSink
 
 log = logging.getLogger("queuecast.upstream.backfill")
@@ -73,7 +73,8 @@ async def backfill(
     intervals: bool = True,
     clock: Callable[[], datetime] = utcnow,
 ) -> Counter[str]:
-    """Fetch and apply the current state of ``queue_ids``; returns the ingest outcomes.
+    """Fetch and apply the current state of ``queue_ids``; returns the ingest outcomes. ``names`` (a
+    :class:`~proxy.upstream.platform.QueueNames` from discovery) gives their names and divisions.
 
     With ``intervals`` the aggregates query adds the current interval's figures (a failure there,
     e.g. a missing ``analytics:conversationAggregate:view``, only loses them and is logged).
@@ -99,7 +100,7 @@ async def backfill(
                 log.warning("backfill without interval figures: %s", exc)
         try:
             translated = from_backfill(observations, aggregates, observed_at=observed_at, answered_at=answered_at,
-                                       names=names)
+                                       names=names, divisions=divisions_of(names))
         except InvalidInput as exc:
             raise UpstreamError(f"backfill: unusable answer at {exc.field}: {exc.problem}") from exc
         outcomes += sink.apply(translated, live=False)

@@ -5,6 +5,7 @@ fatal ``AuthError``)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,7 +14,7 @@ import trio
 from proxy.auth.token import TokenManager
 from proxy.errors import AuthError, ConfigError, UpstreamError
 from proxy.settings import Secret, Settings
-from proxy.upstream.platform import Platform
+from proxy.upstream.platform import Platform, QueueNames, divisions_of
 from proxy.upstream.sinks import Sinks
 from proxy.upstream.status import State, reason_of
 
@@ -28,7 +29,7 @@ class QueueChanges:
 
     added: list[str]
     removed: list[str]
-    #: Followed before and now, under another name.
+    #: Followed before and now, under another name or in another division.
     renamed: list[str]
 
     def __bool__(self) -> bool:
@@ -36,10 +37,16 @@ class QueueChanges:
 
     @classmethod
     def between(cls, old_ids: list[str], old_names: dict[str, str], new_ids: list[str],
-                new_names: dict[str, str]) -> QueueChanges:
+                new_names: dict[str, str], *, old_divisions: Mapping[str, str] | None = None,
+                new_divisions: Mapping[str, str] | None = None) -> QueueChanges:
         old, new = set(old_ids), set(new_ids)
+        was, now = old_divisions or {}, new_divisions or {}
+
+        def moved(q: str) -> bool:
+            return (q in new_names and new_names[q] != old_names.get(q)) or (q in now and now[q] != was.get(q))
+
         return cls(added=[q for q in new_ids if q not in old], removed=[q for q in old_ids if q not in new],
-                   renamed=[q for q in new_ids if q in old and q in new_names and new_names[q] != old_names.get(q)])
+                   renamed=[q for q in new_ids if q in old and moved(q)])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,15 +146,18 @@ class UpstreamContext:
             self.sinks.status.report("upstream", state, reason_of(exc), f"upstream stopped: {exc}")
         self.cancel_scope.cancel()
 
-    async def discover(self) -> tuple[list[str], dict[str, str]]:
-        """The queue ids to follow and their names (names are best effort: needs ``routing:queue:view``).
+    async def discover(self) -> tuple[list[str], QueueNames]:
+        """The queue ids to follow, their names and their divisions' names (best effort: needs
+        ``routing:queue:view``; a queue listed without a division has none in ``divisions``).
 
         Raises :class:`~proxy.errors.UpstreamError` when the listing fails and ``QC_QUEUES`` is empty.
         """
         configured = self.config.settings.queues
-        names: dict[str, str] = {}
+        names = QueueNames()
         try:
-            names = {q.id: q.name for q in await self.platform.list_queues() if q.name}
+            queues = [q for q in await self.platform.list_queues() if q.name]
+            names = QueueNames({q.id: q.name for q in queues},
+                               {q.id: q.division.name for q in queues if q.division is not None and q.division.name})
             listed = list(names)
         except AuthError:
             raise
@@ -161,7 +171,8 @@ class UpstreamContext:
 
     async def rediscover(self, ids: list[str], names: dict[str, str]) -> tuple[list[str], QueueChanges]:
         """List the queues again (only meaningful when :attr:`UpstreamConfig.rediscovers`): returns the
-        new id list and what changed against ``ids``, and updates ``names`` *in place* (lanes share it).
+        new id list and what changed against ``ids``, and updates ``names`` (and its divisions, when it is
+        a :class:`QueueNames`) *in place* (lanes share it).
 
         An empty listing while queues are followed raises :class:`UpstreamError` (a lost permission or
         division looks the same as deleting every queue; the board is never emptied on that evidence).
@@ -169,8 +180,13 @@ class UpstreamContext:
         new_ids, new_names = await self.discover()
         if ids and not new_ids:
             raise UpstreamError("the routing API lists no queue any more; keeping the followed ones")
-        changes = QueueChanges.between(ids, names, new_ids, new_names)
+        changes = QueueChanges.between(ids, names, new_ids, new_names, old_divisions=divisions_of(names),
+                                       new_divisions=new_names.divisions)
         for qid in changes.removed:
             names.pop(qid, None)
         names.update(new_names)
+        if isinstance(names, QueueNames):
+            for qid in changes.removed:
+                names.divisions.pop(qid, None)
+            names.divisions.update(new_names.divisions)
         return new_ids, changes

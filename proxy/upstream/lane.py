@@ -36,9 +36,11 @@ from proxy.contract import activity_topic, observation_topic
 from proxy.errors import AuthError, UpstreamError
 from proxy.ingest.notification import Notification
 from proxy.ingest.topics import TopicFilter
+from proxy.state.observation import QueueObservation
 from proxy.upstream.backfill import backfill
 from proxy.upstream.channels import Channel, Channels
 from proxy.upstream.context import UpstreamContext
+from proxy.upstream.platform import divisions_of
 from proxy.upstream.sinks import FrameOutcome
 from proxy.upstream.socket import SOCKET_ERRORS, Signal, Socket, SocketHooks, dispatch, run_socket
 from proxy.upstream.status import State, reason_of
@@ -337,16 +339,21 @@ class Lane:
     def _heartbeat(self) -> None:
         self.stats.heartbeats += 1
 
+    def _named(self, obs: QueueObservation) -> QueueObservation:
+        """``obs`` with its queue's name and division from discovery (frames carry neither)."""
+        name = obs.name if obs.name is not None else self._names.get(obs.queue_id)
+        division = obs.division if obs.division is not None else divisions_of(self._names).get(obs.queue_id)
+        if name == obs.name and division == obs.division:
+            return obs
+        return msgspec.structs.replace(obs, name=name, division=division)
+
     def _observation(self, note: Notification) -> FrameOutcome:
         self.stats.frames += 1
         followed = [obs for obs in note.observations if obs.queue_id in self._followed]
         if not followed:
             log.debug("%s: dropped a frame of a queue no longer followed (%s)", self.name, note.topic)
             return "unfollowed"
-        named = [obs if obs.name is not None or obs.queue_id not in self._names
-                 else msgspec.structs.replace(obs, name=self._names[obs.queue_id])  # frames carry no names
-                 for obs in followed]
-        self._ctx.sinks.observations.apply(named)
+        self._ctx.sinks.observations.apply([self._named(obs) for obs in followed])
         return "applied"
 
 

@@ -9,7 +9,7 @@ or :class:`~proxy.errors.AuthError` only. Request and error texts never carry to
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -41,9 +41,34 @@ class _Entities(msgspec.Struct, frozen=True):
     entities: list[EventSubscriptionIn] = msgspec.field(default_factory=list)
 
 
+class DivisionIn(msgspec.Struct, frozen=True):
+    """A queue's ``division`` (``{id, name, selfUri}``, the SDK's ``Division``)."""
+
+    id: str = ""
+    name: str = ""
+
+
 class QueueEntityIn(msgspec.Struct, frozen=True):
+    """A ``GET /api/v2/routing/queues`` entity: what the proxy reads of the SDK's ``Queue``."""
+
     id: str
     name: str = ""
+    division: DivisionIn | None = None
+
+
+class QueueNames(dict[str, str]):
+    """Queue id → name, as the routing API lists them, and :attr:`divisions`: queue id → the name of
+    its division. One object is shared by an upstream mode, its lanes and its backfills (re-discovery
+    updates it in place), so a division goes wherever a name goes."""
+
+    def __init__(self, names: Mapping[str, str] | None = None, divisions: Mapping[str, str] | None = None) -> None:
+        super().__init__(names or {})
+        self.divisions: dict[str, str] = dict(divisions or {})
+
+
+def divisions_of(names: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The divisions that travel with ``names`` (none unless it is a :class:`QueueNames`)."""
+    return names.divisions if isinstance(names, QueueNames) else {}
 
 
 class _QueuesPage(msgspec.Struct, frozen=True):

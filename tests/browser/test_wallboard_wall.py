@@ -3,7 +3,8 @@
 Sixty and two hundred queues at 1920×1080 and 3840×2160: each queue is shown within one rotation
 (or the board fits), no text overflows its box, the type stays above the floor, and an alarm on a
 queue of another page is visible on the page shown now. Tiles and ``columns=`` show what the URL
-asks; group totals add up against ``/sim/truth``; a saved board comes from ``QC_BOARDS_FILE``.
+asks; group totals (an explicit map, by division) add up against ``/sim/truth``; a saved board comes
+from ``QC_BOARDS_FILE``.
 """
 
 from __future__ import annotations
@@ -239,6 +240,18 @@ def _expected_totals(views: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
+def _assert_totals(name: str, cells: dict[str, Any], views: list[dict[str, Any]]) -> None:
+    """The group row's cells equal the totals of ``views``; its service level to the last bit."""
+    expected = _expected_totals(views)
+    for key, value in expected.items():
+        if value is None:
+            assert cells[key] in (None, ""), (name, key, cells[key])
+        else:
+            assert math.isclose(float(cells[key]), value, rel_tol=1e-9, abs_tol=1e-9), (name, key, cells[key])
+    # exact, not close: the same Σ numerators / Σ denominators as the truth's terms
+    assert (float(cells["sl"]) if cells["sl"] else None) == expected["sl"], (name, cells["sl"])
+
+
 def test_group_totals_add_up_against_the_truth(
         proxy_factory: Callable[..., ProxyHandle], simulator_factory: Callable[..., SimHandle], context: Any) -> None:
     sim = simulator_factory(queues=8, agents=80, arrivals_per_min=60.0)
@@ -259,16 +272,9 @@ def test_group_totals_add_up_against_the_truth(
     shown = {g["group"]: g for g in page.evaluate(GROUPS_JS)}
     assert list(shown) == ["North", "South", "Other"]
     for name, members in groups.items():
-        expected = _expected_totals([truth[q] for q in members])
         cells = shown[name]["cells"]
         assert cells["name"] == name
-        for key, value in expected.items():
-            if value is None:
-                assert cells[key] in (None, ""), (name, key, cells[key])
-            else:
-                assert math.isclose(float(cells[key]), value, rel_tol=1e-9, abs_tol=1e-9), (name, key, cells[key])
-        # service level over the group is exact: the same Σ numerators / Σ denominators, to the last bit
-        assert (float(cells["sl"]) if cells["sl"] else None) == expected["sl"], (name, cells["sl"])
+        _assert_totals(name, cells, [truth[q] for q in members])
         waits = [datetime.fromisoformat(truth[q]["longestWaitingSince"]) for q in members
                  if truth[q]["longestWaitingSince"]]
         assert (datetime.fromisoformat(cells["longest"]) if cells["longest"] else None) == min(waits, default=None)
@@ -282,6 +288,18 @@ def test_group_totals_add_up_against_the_truth(
     wait_until(lambda: len(read_board(page)) == 8, within=5, what="8 rows")
     words = {truth[q]["name"].split()[0] for q in ids}
     wait_until(lambda: {g["group"] for g in page.evaluate(GROUPS_JS)} == words, within=3, what="a group per word")
+
+    # by the division the routing API gives each queue (the simulator has two, the queues alternating)
+    divisions: dict[str, list[str]] = {}
+    for q in ids:
+        divisions.setdefault(truth[q]["division"], []).append(q)
+    assert len(divisions) == 2 and all(len(members) >= 2 for members in divisions.values()), divisions
+    page.goto(f"{proxy.url}/?share=off&groups=division")
+    wait_until(lambda: len(page.evaluate(GROUPS_JS)) == 2, within=5, what="a group per division")
+    shown = {g["group"]: g for g in page.evaluate(GROUPS_JS)}
+    assert list(shown) == sorted(divisions)
+    for name, members in divisions.items():
+        _assert_totals(name, shown[name]["cells"], [truth[q] for q in members])
 
 
 def test_sixty_simulated_queues_on_one_1080p_screen_and_the_screenshots(

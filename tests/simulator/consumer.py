@@ -254,8 +254,12 @@ class Consumer:
         return out
 
 
+#: What the routing API says of a queue and no message carries: the consumer cannot know them.
+ROUTING_API = ("name", "division")
+
+
 def without_names(views: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return without(views, "name")
+    return without(views, *ROUTING_API)
 
 
 def without(views: dict[str, dict[str, Any]], *keys: str) -> dict[str, dict[str, Any]]:

@@ -378,7 +378,12 @@ AGGREGATES_RESPONSE = Obj(
 )
 QUEUES_PAGE = Obj(
     {
-        "entities": ListOf(Obj({"id": Pattern(UUID), "name": str}, {"selfUri": str})),
+        "entities": ListOf(
+            Obj(
+                {"id": Pattern(UUID), "name": str, "division": Obj({"id": Pattern(UUID), "name": str, "selfUri": str})},
+                {"selfUri": str},
+            )
+        ),
         "pageNumber": Count,
         "pageSize": Count,
         "total": Count,
@@ -393,6 +398,7 @@ QUEUE_VIEW = Obj(
     {
         "queueId": str,
         "name": str,
+        "division": str,
         "waiting": Count,
         "interacting": Count,
         "alerting": Count,
