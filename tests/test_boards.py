@@ -36,6 +36,9 @@ wait = [30, 90]
 
 [boards.all]
 groups = "prefix"
+
+[boards.divisions]
+groups = "division"
 """
 
 
@@ -51,6 +54,7 @@ def test_a_board_becomes_url_parameters_and_per_queue_thresholds() -> None:
     }
     assert sales.thresholds == {"q-2": {"wait": (30.0, 90.0)}}
     assert dict(boards.get("all").params) == {"groups": "prefix"}  # type: ignore[union-attr]
+    assert dict(boards.get("divisions").params) == {"groups": "division"}  # type: ignore[union-attr]
 
 
 def test_page_json_cannot_end_its_script_element() -> None:

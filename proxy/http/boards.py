@@ -19,7 +19,7 @@ which no URL carries::
     waiting = [5, 10]
     sl = [0.8, 0.7]                         # fractions, amber and red below them
 
-    [boards.sales.groups]                   # or: groups = "prefix"
+    [boards.sales.groups]                   # or: groups = "prefix" / "division"
     Inbound = ["q-1", "q-2"]
     Outbound = ["q-3"]
 
@@ -216,10 +216,10 @@ def _sort(at: tuple[str, ...], value: Any) -> str:
 
 
 def _groups(at: tuple[str, ...], value: Any) -> str:
-    if value == "prefix":
-        return "prefix"
+    if value in ("prefix", "division"):
+        return str(value)
     if not isinstance(value, dict) or not value:
-        raise _Invalid(at, "must be \"prefix\" or a table of group name = [queue ids or names]")
+        raise _Invalid(at, "must be \"prefix\", \"division\" or a table of group name = [queue ids or names]")
     parts = []
     for group, members in value.items():
         if _SEPARATORS.search(group) or not group.strip():
