@@ -27,7 +27,8 @@ from .model import ROUTING_STATUSES
 from .world import World
 
 CONVERSATION_GROUPS: Final = ("queueId", "mediaType")
-"""``groupBy`` dimensions the world can split conversations by; the enum's others are refused (400)."""
+"""``groupBy`` dimensions the world can split conversations by; grouping by another dimension of the
+enum gets a valid answer with no data (the world does not model it), an unknown name a 400."""
 ROUTING_GROUPS: Final = ("queueId",)
 _ON_QUEUE: Final = tuple(s for s in ROUTING_STATUSES if s != "OFF_QUEUE")
 
@@ -48,15 +49,16 @@ def _metrics(body: dict[str, Any], allowed: tuple[str, ...]) -> list[tuple[str, 
     return out
 
 
-def _group_by(body: dict[str, Any], enum: tuple[str, ...], modelled: tuple[str, ...]) -> list[str]:
+def _group_by(body: dict[str, Any], enum: tuple[str, ...], modelled: tuple[str, ...]) -> list[str] | None:
+    """The ``groupBy`` dimensions; ``None`` when one of them is a dimension the world does not model."""
     group_by = body.get("groupBy") or []
     if not isinstance(group_by, list):
         raise QueryError("groupBy: must be a list")
     for i, g in enumerate(group_by):
         if g not in enum:
             raise QueryError(f"groupBy[{i}]: unknown dimension {g!r}")
-        if g not in modelled:
-            raise QueryError(f"groupBy[{i}]: the simulator cannot group by {g!r} (only {', '.join(modelled)})")
+    if any(g not in modelled for g in group_by):
+        return None
     return list(dict.fromkeys(group_by))
 
 
@@ -114,6 +116,8 @@ def conversations_activity_query(world: World, body: Any) -> wire.JSON:
     metrics = _metrics(body, CONVERSATION_ACTIVITY_METRICS)
     group_by = _group_by(body, CONVERSATION_ACTIVITY_DIMENSIONS, CONVERSATION_GROUPS)
     order = _order(body)
+    if group_by is None:
+        return {"results": []}  # grouped by a dimension the world does not model: no data
     preds = _predicates(body.get("filter"), "filter", CONVERSATION_ACTIVITY_DIMENSIONS)
     queue_ids, media_filter = _selection(world, preds)
     # every (queue, media) → its entities per metric family
@@ -183,8 +187,10 @@ def routing_activity_query(world: World, body: Any) -> wire.JSON:
         raise QueryError("body: a JSON object is required")
     metrics = _metrics(body, ROUTING_ACTIVITY_METRICS)
     group_by = _group_by(body, ROUTING_ACTIVITY_DIMENSIONS, ROUTING_GROUPS)
-    if "queueId" not in group_by:
+    if "queueId" not in (group_by or body.get("groupBy") or []):
         raise QueryError("groupBy: must include queueId")
+    if group_by is None:
+        return {"results": []}  # grouped by a dimension the world does not model: no data
     _order(body)
     queue_ids, _ = _selection(world, _predicates(body.get("filter"), "filter", ROUTING_ACTIVITY_DIMENSIONS))
     observed = wire.iso(world.now_ms)

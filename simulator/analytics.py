@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from . import realwire, wire
-from .enums import AGGREGATE_METRICS, OBSERVATION_DETAIL_METRICS, OBSERVATION_METRICS
+from .enums import AGGREGATE_DIMENSIONS, AGGREGATE_METRICS, OBSERVATION_DETAIL_METRICS, OBSERVATION_METRICS
 from .model import IntervalStats
 from .world import World
 
@@ -164,8 +164,13 @@ def aggregates_query(world: World, body: Any) -> wire.JSON:
         if m not in AGGREGATE_METRICS:
             raise QueryError(f"metrics[{i}]: unknown metric {m!r}")
     group_by = body.get("groupBy") or []
-    if not isinstance(group_by, list) or any(g not in ("queueId", "mediaType") for g in group_by):
-        raise QueryError("groupBy: only queueId and mediaType are supported")
+    if not isinstance(group_by, list):
+        raise QueryError("groupBy: a list of dimensions is required")
+    for i, g in enumerate(group_by):
+        if g not in AGGREGATE_DIMENSIONS:
+            raise QueryError(f"groupBy[{i}]: unknown dimension {g!r}")
+    if any(g not in ("queueId", "mediaType") for g in group_by):
+        return {"results": []}  # a dimension the world does not model: a valid answer with no data
     queue_ids, media_filter = _selection(world, body.get("filter"))
     buckets: dict[tuple[tuple[str, str], ...], list[IntervalStats]] = {}
     for qid in queue_ids:

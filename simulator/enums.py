@@ -50,6 +50,27 @@ ROUTING_ACTIVITY_METRICS: Final = (
 )
 """``RoutingActivityQueryMetric.metric``."""
 
+AGGREGATE_DIMENSIONS: Final = (
+    "activeRouting", "activeSkillId", "addressFrom", "addressTo", "agentAssistantId", "agentBullseyeRing",
+    "agentOwned", "agentRank", "agentScore", "ani", "assignerId", "authenticated", "canonicalExternalContactId",
+    "conversationId", "conversationInitiator", "convertedFrom", "convertedTo", "customerParticipation",
+    "deliveryStatus", "destinationAddress", "direction", "disconnectType", "divisionId", "dnis", "edgeId",
+    "eligibleAgentCount", "errorCode", "extendedDeliveryStatus", "externalContactId", "externalMediaCount",
+    "externalOrganizationId", "externalTag", "firstQueue", "flaggedReason", "flowInType", "flowOutType",
+    "groupId", "interactionType", "journeyActionId", "journeyActionMapId", "journeyActionMapVersion",
+    "journeyCustomerId", "journeyCustomerIdType", "journeyCustomerSessionId", "journeyCustomerSessionIdType",
+    "knowledgeBaseId", "mediaCount", "mediaType", "messageType", "originatingDirection",
+    "originatingSocialMediaPublic", "outboundCampaignId", "outboundContactId", "outboundContactListId",
+    "participantName", "peerId", "proposedAgentId", "provider", "purpose", "queueId", "remote",
+    "removedSkillId", "requestedLanguageId", "requestedRouting", "requestedRoutingSkillId", "roomId",
+    "routingPriority", "routingRing", "routingRule", "routingRuleType", "scoredAgentId", "selectedAgentId",
+    "selectedAgentRank", "selfServed", "sessionDnis", "sessionId", "skillExpressionId", "stationId", "teamId",
+    "usedRouting", "userId", "videoPresent", "waitingInteractionCount", "wrapUpCode",
+)
+"""``ConversationAggregateQueryPredicate.dimension`` (SDK 269): what the aggregates query may filter and
+``groupBy`` on. The world models ``queueId`` and ``mediaType``; a ``groupBy`` naming any other of these
+gets a valid empty answer (the simulator does not model that dimension), an unknown name a 400."""
+
 CONVERSATION_ACTIVITY_DIMENSIONS: Final = (
     "activeRouting", "addressFrom", "addressTo", "agentScore", "ani", "conversationId", "convertedFrom",
     "convertedTo", "direction", "dnis", "mediaType", "participantName", "queueId", "requestedLanguageId",

@@ -117,3 +117,22 @@ def test_routing_activity_without_a_queue_group_is_the_platforms_400(sim: Sim) -
     with pytest.raises(ApiException) as info:
         sdk.AnalyticsApi(client).post_analytics_routing_activity_query(query)
     assert info.value.status == 400 and b"groupBy" in info.value.body.encode()
+
+
+def test_grouping_by_a_dimension_the_world_does_not_model_is_a_valid_empty_answer(sim: Sim) -> None:
+    """Never a 400 the platform would not give: the enum's other dimensions answer "no data"."""
+    client = sim.api_client()
+    api = sdk.AnalyticsApi(client)
+    conv = sdk.ConversationActivityQuery()
+    conv.metrics = [_metric(sdk.ConversationActivityQueryMetric, "oWaiting", False)]
+    other = next(d for d in enums.CONVERSATION_ACTIVITY_DIMENSIONS if d not in ("queueId", "mediaType"))
+    conv.group_by = ["queueId", other]
+    response = api.post_analytics_conversations_activity_query(conv)
+    assert_lossless(client, last_json(client), response)
+    assert not response.results
+    routing = sdk.RoutingActivityQuery()
+    routing.metrics = [_metric(sdk.RoutingActivityQueryMetric, "oOnQueueUsers", False)]
+    routing.group_by = ["queueId", next(d for d in enums.ROUTING_ACTIVITY_DIMENSIONS if d != "queueId")]
+    response = api.post_analytics_routing_activity_query(routing)
+    assert_lossless(client, last_json(client), response)
+    assert not response.results
