@@ -115,10 +115,9 @@ def proxy_main(argv: list[str]) -> int:
     import trio
 
     from proxy.errors import ConfigError
+    from proxy.http.boards import load_boards
     from proxy.server import serve, wait_for_signal
     from proxy.settings import load_settings
-
-    from proxy.http.boards import load_boards
 
     try:
         settings = load_settings()
