@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import trio
 
+from proxy.ingest.adapter import stamp_untimed
 from proxy.ingest.dedupe import Deduper
 from proxy.ingest.envelope import InboundEvent
 from proxy.metrics import Metrics
@@ -68,10 +69,14 @@ class Ingestor:
         return outcomes
 
     def apply(self, observations: Iterable[QueueObservation], *, live: bool = True) -> Counter[str]:
-        """Apply observations that need no dedupe: WebSocket frames (``live``), REST answers (not)."""
+        """Apply observations that need no dedupe: WebSocket frames (``live``), REST answers (not).
+
+        An observation with instant values but no time (an ``.activity`` frame) is stamped with the
+        queue's newest applied platform time + 1 ms first (``stamp_untimed``): never the proxy's clock."""
         now = self._clock()
         outcomes: Counter[str] = Counter()
-        for obs in observations:
+        # ``.activity`` frames carry no time: stamped with the queue's newest platform time + 1 ms
+        for obs in stamp_untimed(list(observations), self.newest_time):
             if live:
                 self._shape(obs)
             outcomes[self._apply(obs, now)] += 1

@@ -7,60 +7,27 @@ reports its own health (the upstream status is the worst lane's, named). Channel
 in :mod:`proxy.ingest.notification`.
 
 ``QC_TOPICS`` listing ``v2.analytics.queues.{id}.activity`` adds each queue's activity topic to its
-lane (two topics per queue: a lane then holds at most 500 queues). Its frames carry no time: the
-observation sink handed to the lanes stamps them as they are applied (:class:`ArrivalStamped`).
+lane (two topics per queue: a lane then holds at most 500 queues). Its frames carry no time: the ingest
+pipeline stamps them as they are applied (``Ingestor.apply``, ``stamp_untimed``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
 
 import trio
 
 from proxy.auth.backoff import Backoff
 from proxy.errors import AuthError, UpstreamError
-from proxy.ingest.adapter import stamp_untimed
-from proxy.state.observation import QueueObservation
 from proxy.upstream.backfill import backfill
 from proxy.upstream.context import UpstreamContext
 from proxy.upstream.lane import Lane, LaneStats
-from proxy.upstream.sinks import ObservationSink
 from proxy.upstream.status import reason_of
 
-__all__ = ["ArrivalStamped", "Lane", "LaneStats", "NotificationsUpstream"]
+__all__ = ["Lane", "LaneStats", "NotificationsUpstream"]
 
 log = logging.getLogger("queuecast.upstream.notifications")
-
-
-class ArrivalStamped:
-    """An :class:`ObservationSink` that stamps untimed observations (``.activity`` frames) with the
-    queue's newest applied platform time + 1 ms as they are applied (``stamp_untimed``), then hands
-    everything to ``inner``. Timed observations pass unchanged; the proxy's clock is never used."""
-
-    def __init__(self, inner: ObservationSink) -> None:
-        self.inner = inner
-
-    def apply(self, observations: Iterable[QueueObservation], *, live: bool = True) -> Counter[str]:
-        return self.inner.apply(stamp_untimed(list(observations), self.inner.newest_time), live=live)
-
-    def newest_time(self, queue_id: str) -> datetime | None:
-        return self.inner.newest_time(queue_id)
-
-    def platform_now(self) -> datetime:
-        return self.inner.platform_now()
-
-    def known_queues(self) -> list[str]:
-        return self.inner.known_queues()
-
-    def remove_queue(self, queue_id: str) -> None:
-        self.inner.remove_queue(queue_id)
-
-    def follow_queue(self, queue_id: str) -> None:
-        self.inner.follow_queue(queue_id)
 
 
 def topics_per_queue(topics: Iterable[str]) -> int:
@@ -79,8 +46,6 @@ class NotificationsUpstream:
 
     def __init__(self, ctx: UpstreamContext) -> None:
         self._per_queue = topics_per_queue(ctx.config.settings.topics)
-        if self._per_queue > 1 and not isinstance(ctx.sinks.observations, ArrivalStamped):
-            ctx.sinks = dataclasses.replace(ctx.sinks, observations=ArrivalStamped(ctx.sinks.observations))
         self._ctx = ctx
         self.lanes: list[Lane] = []
         #: The followed queues and their names (the names dict is shared with every lane).
