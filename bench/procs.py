@@ -64,11 +64,12 @@ class Child:
                 self.popen.wait()
 
 
-def start(name: str, argv: list[str], *, env: dict[str, str] | None = None, timeout_s: float = 30.0) -> Child:
-    """Start ``argv`` and wait until it prints a URL. Raises :class:`StartError` on exit or timeout."""
+def start(name: str, argv: list[str], *, env: dict[str, str] | None = None, timeout_s: float = 30.0,
+          cwd: Path = ROOT) -> Child:
+    """Start ``argv`` in ``cwd`` and wait until it prints a URL. Raises :class:`StartError` on exit or timeout."""
     raise_nofile()  # inherited by the child
     full_env = {**os.environ, **(env or {})}
-    popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT)
+    popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
     assert popen.stdout is not None
     lines: list[str] = []
     found: list[str] = []
@@ -103,10 +104,13 @@ def queuecast_argv(*args: str) -> list[str]:
 
 
 def start_proxy(*, secret: str, aggregate_ms: int, max_clients: int = 20_000, extra: dict[str, str] | None = None,
-                ) -> Child:
+                command: list[str] | None = None, cwd: Path = ROOT) -> Child:
+    """The proxy with ``QC_*`` settings. ``command`` (default: ``python -m queuecast`` of this tree) and
+    ``cwd`` let ``bench --compare`` start another commit's ``<venv>/bin/queuecast`` from its worktree."""
     env = {"QC_CALLBACK_SECRET": secret, "QC_AGGREGATE_MS": str(aggregate_ms), "QC_MAX_CLIENTS": str(max_clients),
            "QC_LOG_LEVEL": "WARNING", "QC_PORT": "0", "QC_HOST": "127.0.0.1", **(extra or {})}
-    return start("proxy", queuecast_argv("proxy", "--port", "0"), env=env)
+    argv = [*command, "proxy", "--port", "0"] if command else queuecast_argv("proxy", "--port", "0")
+    return start("proxy", argv, env=env, cwd=cwd)
 
 
 def start_echo() -> Child:

@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--quick", action="store_true", help="a scaled-down full run (about a minute)")
     mode.add_argument("--check", action="store_true",
                       help="reduced run + regression gate against --baseline; exit 1 on regression")
+    mode.add_argument("--compare", nargs="?", const="", metavar="REF",
+                      help="A/B against git REF (default: merge-base with main, HEAD~1 on main) in this job, "
+                           "interleaved rounds; exit 1 when a figure is worse by >= 10 %% with 95 %% confidence")
+    p.add_argument("--rounds", type=int, default=12, help="--compare: AB rounds (default 12)")
+    p.add_argument("--figures", help="--compare: comma-separated subset of the figures (default: all)")
     p.add_argument("--sections", help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--iso-events", type=int, help="isolated events to time (full: 1000)")
     p.add_argument("--listeners", type=int, help="SSE listeners in the isolated section (full: 10)")
@@ -270,6 +275,11 @@ def run_gate(results: dict[str, Any], baseline_path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.compare is not None:
+        from bench.compare import FIGURES, parse_figures, run_compare
+
+        return run_compare(ref=args.compare or None, rounds=args.rounds, out=args.out,
+                           figures=parse_figures(args.figures) if args.figures else tuple(FIGURES))
     if args.write_baseline and not args.check:
         print("queuecast bench: --write-baseline needs --check (the baseline is the reduced run's)", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ import random
 import pytest
 
 from bench import ab
+from bench.compare import markdown_table, parse_figures
 
 
 def rounds(shift: float, *, n: int = 10, noise: float = 0.05, drift: float = 0.15, seed: int = 1,
@@ -95,3 +96,17 @@ def test_too_few_usable_rounds_raise() -> None:
 def test_rounds_must_pair_up() -> None:
     with pytest.raises(ValueError, match="rounds must pair up"):
         ab.decide("p50", [1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_the_table_shows_change_interval_and_verdict() -> None:
+    d = ab.decide("callback_cpu_us", *rounds(1.3, seed=4))
+    table = markdown_table([d])
+    assert "| callback_cpu_us |" in table
+    assert "**worse**" in table
+    assert f"{d.change * 100:+.1f} %" in table
+
+
+def test_figures_are_parsed_and_unknown_ones_named() -> None:
+    assert parse_figures("iso_p50_ms,callback_cpu_us") == ("iso_p50_ms", "callback_cpu_us")
+    with pytest.raises(SystemExit, match="nope"):
+        parse_figures("iso_p50_ms,nope")
