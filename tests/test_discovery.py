@@ -10,7 +10,7 @@ import trio
 
 from proxy.settings import Secret
 from proxy.upstream.context import QueueChanges, UpstreamConfig, UpstreamContext
-from proxy.upstream.platform import Platform, QueueNames
+from proxy.upstream.platform import Platform, QueueDirectory
 from tests.conftest import proxy_settings
 
 
@@ -42,20 +42,19 @@ async def test_discovery_reads_each_queues_division_and_a_move_is_a_change() -> 
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(routing), base_url="http://platform") as http:
         ctx = _context(http)
-        ids, names = await ctx.discover()
+        ids, directory = await ctx.discover()
         assert ids == ["q1", "q2", "q3"]
-        assert isinstance(names, QueueNames)
-        assert names == {"q1": "Billing Line", "q2": "Sales Desk", "q3": "Legacy"}
-        assert names.divisions == {"q1": "Home", "q2": "EMEA"}  # a queue listed without one has none
+        assert directory.names == {"q1": "Billing Line", "q2": "Sales Desk", "q3": "Legacy"}
+        assert directory.divisions == {"q1": "Home", "q2": "EMEA"}  # a queue listed without one has none
 
         listing[1] = _entity("q2", "Sales Desk", "Home")  # moved to another division, same name
-        shared = names
-        ids, changes = await ctx.rediscover(ids, names)
+        shared = directory
+        ids, changes = await ctx.rediscover(ids, directory)
         assert changes == QueueChanges(added=[], removed=[], renamed=["q2"])  # backfilled, so the board learns
         assert shared.divisions["q2"] == "Home"  # updated in place: the lanes hold this object
 
 
 def test_an_unchanged_division_is_no_change() -> None:
-    same = QueueChanges.between(["q1"], {"q1": "A"}, ["q1"], {"q1": "A"}, old_divisions={"q1": "Home"},
-                                new_divisions={"q1": "Home"})
+    same = QueueChanges.between(["q1"], QueueDirectory({"q1": "A"}, {"q1": "Home"}),
+                                ["q1"], QueueDirectory({"q1": "A"}, {"q1": "Home"}))
     assert not same

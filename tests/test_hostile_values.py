@@ -22,7 +22,7 @@ from proxy.runtime import Runtime, build_runtime
 from proxy.settings import Secret
 from proxy.upstream.context import UpstreamConfig, UpstreamContext
 from proxy.upstream.lane import Lane
-from proxy.upstream.platform import Platform
+from proxy.upstream.platform import Platform, QueueDirectory
 from tests.conftest import StartProxy, proxy_settings
 from tests.helpers import SECRET, open_stream, post_callback
 
@@ -167,13 +167,13 @@ async def test_after_hostile_input_the_proxy_still_streams_and_stays_ready(start
         assert proxy.runtime.supervisor.restarts == {}  # nothing crashed
 
 
-def _lane(runtime: Runtime, queue_id: str = "q-ok", *, names: dict[str, str] | None = None) -> Lane:
+def _lane(runtime: Runtime, queue_id: str = "q-ok", *, directory: QueueDirectory | None = None) -> Lane:
     """A lane following ``queue_id`` whose frames are fed directly (no platform is ever called);
-    ``names`` is what discovery found (a ``QueueNames`` carries divisions too)."""
+    ``directory`` is what discovery found (names and divisions)."""
     settings = proxy_settings(api_base="http://127.0.0.1:9", login_base="http://127.0.0.1:9", client_id="c",
                               client_secret=Secret("s"))
     ctx = UpstreamContext(sinks=runtime.sinks(), config=UpstreamConfig(mode="notifications", settings=settings),
                           platform=Platform(httpx.AsyncClient()), tokens=None,  # type: ignore[arg-type]
                           cancel_scope=trio.CancelScope())
-    return Lane(ctx, name="channel 1", queue_ids=[queue_id], names={} if names is None else names)
+    return Lane(ctx, name="channel 1", queue_ids=[queue_id], directory=directory or QueueDirectory())
 

@@ -9,7 +9,7 @@ import trio
 from proxy.runtime import build_runtime
 from proxy.upstream.channels import Channel
 from proxy.upstream.lane import Inbox
-from proxy.upstream.platform import QueueNames
+from proxy.upstream.platform import QueueDirectory
 from proxy.upstream.socket import Socket
 from tests.conftest import proxy_settings
 from tests.test_hostile_values import LATER, NOW, _lane, observation_body
@@ -69,7 +69,7 @@ def test_frames_get_the_queue_name_and_division_discovery_found() -> None:
     runtime = build_runtime(proxy_settings())
 
     async def feed() -> str:
-        lane = _lane(runtime, names=QueueNames({"q-ok": "Billing Line"}, {"q-ok": "EMEA"}))
+        lane = _lane(runtime, directory=QueueDirectory({"q-ok": "Billing Line"}, {"q-ok": "EMEA"}))
         return lane.feed(json.dumps({"topicName": "v2.analytics.queues.q-ok.observations",
                                      "eventBody": observation_body(NOW)}))
 

@@ -14,7 +14,7 @@ from proxy.ingest.adapter import AggregateQueryResponse, ObservationQueryRespons
 from proxy.state.observation import UNCHANGED
 from proxy.state.reducer import Reducer
 from proxy.upstream.backfill import aggregates_body, backfill, observations_body
-from proxy.upstream.platform import Platform, QueueNames
+from proxy.upstream.platform import Platform, QueueDirectory
 
 T = datetime(2026, 11, 27, 21, 10, tzinfo=UTC)
 
@@ -140,11 +140,11 @@ def test_backfilled_divisions_reach_the_view_and_an_unknown_one_is_null() -> Non
     assert fresh.view("q1").body["division"] is None
 
 
-async def test_backfill_passes_the_divisions_that_travel_with_the_names() -> None:
+async def test_backfill_passes_the_directorys_names_and_divisions() -> None:
     def platform(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=OBS if request.url.path.endswith("/observations/query") else AGG)
 
     sink = QuietSink(T)
     async with httpx.AsyncClient(transport=httpx.MockTransport(platform), base_url="http://platform") as http:
-        await backfill(Platform(http), sink, ["q1"], names=QueueNames({"q1": "Billing"}, {"q1": "Partners"}))
+        await backfill(Platform(http), sink, ["q1"], directory=QueueDirectory({"q1": "Billing"}, {"q1": "Partners"}))
     assert sink.applied and all((o.name, o.division) == ("Billing", "Partners") for o in sink.applied)

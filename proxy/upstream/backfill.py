@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from proxy.errors import InvalidInput, UpstreamError
 from proxy.ingest.adapter import AggregateQueryResponse, from_backfill
 from proxy.state.observation import FLOOR, INTERVAL, interval_containing
 from proxy.timefmt import iso, utcnow
-from proxy.upstream.platform import Platform, divisions_of
+from proxy.upstream.platform import Platform, QueueDirectory
 from proxy.upstream.sinks import ObservationSink
 
 log = logging.getLogger("queuecast.upstream.backfill")
@@ -69,12 +69,12 @@ async def backfill(
     sink: ObservationSink,
     queue_ids: Iterable[str],
     *,
-    names: Mapping[str, str] | None = None,
+    directory: QueueDirectory | None = None,
     intervals: bool = True,
     clock: Callable[[], datetime] = utcnow,
 ) -> Counter[str]:
-    """Fetch and apply the current state of ``queue_ids``; returns the ingest outcomes. ``names`` (a
-    :class:`~proxy.upstream.platform.QueueNames` from discovery) gives their names and divisions.
+    """Fetch and apply the current state of ``queue_ids``; returns the ingest outcomes. ``directory``
+    (from discovery) gives their names and divisions.
 
     With ``intervals`` the aggregates query adds the current interval's figures (a failure there,
     e.g. a missing ``analytics:conversationAggregate:view``, only loses them and is logged).
@@ -100,7 +100,8 @@ async def backfill(
                 log.warning("backfill without interval figures: %s", exc)
         try:
             translated = from_backfill(observations, aggregates, observed_at=observed_at, answered_at=answered_at,
-                                       names=names, divisions=divisions_of(names))
+                                       names=directory.names if directory else None,
+                                       divisions=directory.divisions if directory else None)
         except InvalidInput as exc:
             raise UpstreamError(f"backfill: unusable answer at {exc.field}: {exc.problem}") from exc
         outcomes += sink.apply(translated, live=False)

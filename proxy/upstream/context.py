@@ -5,7 +5,6 @@ fatal ``AuthError``)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,7 +13,7 @@ import trio
 from proxy.auth.token import TokenManager
 from proxy.errors import AuthError, ConfigError, UpstreamError
 from proxy.settings import Secret, Settings
-from proxy.upstream.platform import Platform, QueueNames, divisions_of
+from proxy.upstream.platform import Platform, QueueDirectory
 from proxy.upstream.sinks import Sinks
 from proxy.upstream.status import State, reason_of
 
@@ -36,17 +35,10 @@ class QueueChanges:
         return bool(self.added or self.removed or self.renamed)
 
     @classmethod
-    def between(cls, old_ids: list[str], old_names: dict[str, str], new_ids: list[str],
-                new_names: dict[str, str], *, old_divisions: Mapping[str, str] | None = None,
-                new_divisions: Mapping[str, str] | None = None) -> QueueChanges:
-        old, new = set(old_ids), set(new_ids)
-        was, now = old_divisions or {}, new_divisions or {}
-
-        def moved(q: str) -> bool:
-            return (q in new_names and new_names[q] != old_names.get(q)) or (q in now and now[q] != was.get(q))
-
-        return cls(added=[q for q in new_ids if q not in old], removed=[q for q in old_ids if q not in new],
-                   renamed=[q for q in new_ids if q in old and moved(q)])
+    def between(cls, old_ids: list[str], old: QueueDirectory, new_ids: list[str], new: QueueDirectory) -> QueueChanges:
+        before, after = set(old_ids), set(new_ids)
+        return cls(added=[q for q in new_ids if q not in before], removed=[q for q in old_ids if q not in after],
+                   renamed=[q for q in new_ids if q in before and old.changed(q, new)])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,19 +138,20 @@ class UpstreamContext:
             self.sinks.status.report("upstream", state, reason_of(exc), f"upstream stopped: {exc}")
         self.cancel_scope.cancel()
 
-    async def discover(self) -> tuple[list[str], QueueNames]:
+    async def discover(self) -> tuple[list[str], QueueDirectory]:
         """The queue ids to follow, their names and their divisions' names (best effort: needs
         ``routing:queue:view``; a queue listed without a division has none in ``divisions``).
 
         Raises :class:`~proxy.errors.UpstreamError` when the listing fails and ``QC_QUEUES`` is empty.
         """
         configured = self.config.settings.queues
-        names = QueueNames()
+        directory = QueueDirectory()
         try:
             queues = [q for q in await self.platform.list_queues() if q.name]
-            names = QueueNames({q.id: q.name for q in queues},
-                               {q.id: q.division.name for q in queues if q.division is not None and q.division.name})
-            listed = list(names)
+            directory = QueueDirectory(
+                {q.id: q.name for q in queues},
+                {q.id: q.division.name for q in queues if q.division is not None and q.division.name})
+            listed = list(directory.names)
         except AuthError:
             raise
         except UpstreamError as exc:  # names are optional when the queues are configured
@@ -167,26 +160,18 @@ class UpstreamContext:
             log.warning("queue names unavailable (%s); showing queue ids", exc)
             listed = []
         ids = list(configured) or listed
-        return ids, names
+        return ids, directory
 
-    async def rediscover(self, ids: list[str], names: dict[str, str]) -> tuple[list[str], QueueChanges]:
+    async def rediscover(self, ids: list[str], directory: QueueDirectory) -> tuple[list[str], QueueChanges]:
         """List the queues again (only meaningful when :attr:`UpstreamConfig.rediscovers`): returns the
-        new id list and what changed against ``ids``, and updates ``names`` (and its divisions, when it is
-        a :class:`QueueNames`) *in place* (lanes share it).
+        new id list and what changed against ``ids``, and updates ``directory`` *in place* (lanes share it).
 
         An empty listing while queues are followed raises :class:`UpstreamError` (a lost permission or
         division looks the same as deleting every queue; the board is never emptied on that evidence).
         """
-        new_ids, new_names = await self.discover()
+        new_ids, found = await self.discover()
         if ids and not new_ids:
             raise UpstreamError("the routing API lists no queue any more; keeping the followed ones")
-        changes = QueueChanges.between(ids, names, new_ids, new_names, old_divisions=divisions_of(names),
-                                       new_divisions=new_names.divisions)
-        for qid in changes.removed:
-            names.pop(qid, None)
-        names.update(new_names)
-        if isinstance(names, QueueNames):
-            for qid in changes.removed:
-                names.divisions.pop(qid, None)
-            names.divisions.update(new_names.divisions)
+        changes = QueueChanges.between(ids, directory, new_ids, found)
+        directory.merge(found, removed=changes.removed)
         return new_ids, changes

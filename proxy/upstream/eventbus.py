@@ -27,6 +27,7 @@ from proxy.contract import CALLBACK_PATH, OBSERVATIONS_TOPIC, observation_topic
 from proxy.errors import AuthError, UpstreamError
 from proxy.upstream.backfill import backfill
 from proxy.upstream.context import QueueChanges, UpstreamContext
+from proxy.upstream.platform import QueueDirectory
 from proxy.upstream.status import PUSH, reason_of
 
 log = logging.getLogger("queuecast.upstream.eventbus")
@@ -101,18 +102,18 @@ class EventBusUpstream:
         status.report("subscription", "down", "connecting")
         status.report(PUSH, "degraded", "waiting")  # until the first delivery
         queue_ids: list[str] | None = None
-        names: dict[str, str] = {}
+        directory = QueueDirectory()
         changes = QueueChanges([], [], [])
         rediscover_at = math.inf
         try:
             while True:
                 try:
                     if queue_ids is None:
-                        queue_ids, names = await self._ctx.discover()
+                        queue_ids, directory = await self._ctx.discover()
                         rediscover_at = trio.current_time() + cfg.rediscover_s if cfg.rediscovers else math.inf
                     elif trio.current_time() >= rediscover_at:
                         rediscover_at = trio.current_time() + cfg.rediscover_s
-                        queue_ids, found = await self._ctx.rediscover(queue_ids, names)
+                        queue_ids, found = await self._ctx.rediscover(queue_ids, directory)
                         changes = _merge(changes, found)
                     topics = subscription_topics(cfg.settings.topics, queue_ids)
                     if not topics:
@@ -121,9 +122,9 @@ class EventBusUpstream:
                     for qid in changes.added:
                         sink.follow_queue(qid)
                     if await self.ensure(topics):
-                        await backfill(platform, sink, queue_ids, names=names)
+                        await backfill(platform, sink, queue_ids, directory=directory)
                     elif changes.added or changes.renamed:
-                        await backfill(platform, sink, [*changes.added, *changes.renamed], names=names)
+                        await backfill(platform, sink, [*changes.added, *changes.renamed], directory=directory)
                     for qid in changes.removed:
                         sink.remove_queue(qid)
                     changes = QueueChanges([], [], [])

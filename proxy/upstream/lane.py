@@ -40,7 +40,7 @@ from proxy.state.observation import QueueObservation
 from proxy.upstream.backfill import backfill
 from proxy.upstream.channels import Channel, Channels
 from proxy.upstream.context import UpstreamContext
-from proxy.upstream.platform import divisions_of
+from proxy.upstream.platform import QueueDirectory
 from proxy.upstream.sinks import FrameOutcome
 from proxy.upstream.socket import SOCKET_ERRORS, Signal, Socket, SocketHooks, dispatch, run_socket
 from proxy.upstream.status import State, reason_of
@@ -96,12 +96,12 @@ class LaneStats:
 class Lane:
     """Run with :meth:`run`; reports its health to the status sink under its ``name``."""
 
-    def __init__(self, ctx: UpstreamContext, *, name: str, queue_ids: list[str], names: dict[str, str]) -> None:
+    def __init__(self, ctx: UpstreamContext, *, name: str, queue_ids: list[str], directory: QueueDirectory) -> None:
         self._ctx = ctx
         self.name = name
         self.queue_ids = list(queue_ids)
         self._followed = set(self.queue_ids)
-        self._names = names
+        self._directory = directory
         cfg = ctx.config
         self._backoff = Backoff(initial_s=cfg.backoff_initial_s, max_s=cfg.backoff_max_s)
         self._inbox = Inbox()
@@ -308,7 +308,7 @@ class Lane:
         is removed again, so a backfill never brings a removed queue back to the board."""
         sink = self._ctx.sinks.observations
         ids = list(self.queue_ids if queue_ids is None else queue_ids)
-        await backfill(self._ctx.platform, sink, ids, names=self._names)
+        await backfill(self._ctx.platform, sink, ids, directory=self._directory)
         for qid in ids:
             if qid not in self._followed:
                 sink.remove_queue(qid)
@@ -341,8 +341,8 @@ class Lane:
 
     def _named(self, obs: QueueObservation) -> QueueObservation:
         """``obs`` with its queue's name and division from discovery (frames carry neither)."""
-        name = obs.name if obs.name is not None else self._names.get(obs.queue_id)
-        division = obs.division if obs.division is not None else divisions_of(self._names).get(obs.queue_id)
+        name = obs.name if obs.name is not None else self._directory.names.get(obs.queue_id)
+        division = obs.division if obs.division is not None else self._directory.divisions.get(obs.queue_id)
         if name == obs.name and division == obs.division:
             return obs
         return msgspec.structs.replace(obs, name=name, division=division)

@@ -23,6 +23,7 @@ from proxy.errors import AuthError, UpstreamError
 from proxy.upstream.backfill import backfill
 from proxy.upstream.context import UpstreamContext
 from proxy.upstream.lane import Lane, LaneStats
+from proxy.upstream.platform import QueueDirectory
 from proxy.upstream.status import reason_of
 
 __all__ = ["Lane", "LaneStats", "NotificationsUpstream"]
@@ -48,9 +49,9 @@ class NotificationsUpstream:
         self._per_queue = topics_per_queue(ctx.config.settings.topics)
         self._ctx = ctx
         self.lanes: list[Lane] = []
-        #: The followed queues and their names (the names dict is shared with every lane).
+        #: The followed queues and what the routing API says of them (shared with every lane).
         self.queue_ids: list[str] = []
-        self.names: dict[str, str] = {}
+        self.directory = QueueDirectory()
         self.rediscoveries = 0
         self._backoff = Backoff(initial_s=ctx.config.backoff_initial_s, max_s=ctx.config.backoff_max_s)
         self._nursery: trio.Nursery | None = None
@@ -61,7 +62,7 @@ class NotificationsUpstream:
         status.report("discovery", "down", "connecting")
         while True:
             try:
-                queue_ids, names = await self._ctx.discover()
+                queue_ids, directory = await self._ctx.discover()
                 break
             except AuthError as exc:
                 if exc.fatal:
@@ -80,7 +81,7 @@ class NotificationsUpstream:
             log.error("no queues to follow%s", "; asking again later" if rediscovers else "")
             if not rediscovers:
                 return
-        self.queue_ids, self.names = queue_ids, names
+        self.queue_ids, self.directory = queue_ids, directory
         size = self._ctx.config.max_topics_per_channel // self._per_queue
         chunks = [queue_ids[i:i + size] for i in range(0, len(queue_ids), size)]
         log.info("following %d queue(s) on %d channel(s)", len(queue_ids), len(chunks))
@@ -94,7 +95,7 @@ class NotificationsUpstream:
 
     async def _start_lane(self, queue_ids: list[str]) -> Lane:
         assert self._nursery is not None
-        lane = Lane(self._ctx, name=f"channel {len(self.lanes) + 1}", queue_ids=queue_ids, names=self.names)
+        lane = Lane(self._ctx, name=f"channel {len(self.lanes) + 1}", queue_ids=queue_ids, directory=self.directory)
         self.lanes.append(lane)
         await self._nursery.start(lane.run)
         return lane
@@ -116,7 +117,7 @@ class NotificationsUpstream:
     async def rediscover(self) -> None:
         """List the queues once and apply the differences (see the class docstring). Raises
         :class:`~proxy.errors.UpstreamError` (or ``AuthError``) when the listing fails; nothing changes then."""
-        ids, changes = await self._ctx.rediscover(self.queue_ids, self.names)
+        ids, changes = await self._ctx.rediscover(self.queue_ids, self.directory)
         self.queue_ids = ids
         self.rediscoveries += 1
         if not changes:
@@ -141,4 +142,4 @@ class NotificationsUpstream:
             await self._start_lane(pending[:size])  # its first connect subscribes and backfills
             pending = pending[size:]
         if changes.renamed:  # names only reach the board with an observation: backfill those queues
-            await backfill(self._ctx.platform, sink, changes.renamed, names=self.names)
+            await backfill(self._ctx.platform, sink, changes.renamed, directory=self.directory)

@@ -9,7 +9,8 @@ or :class:`~proxy.errors.AuthError` only. Request and error texts never carry to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
@@ -56,19 +57,27 @@ class QueueEntityIn(msgspec.Struct, frozen=True):
     division: DivisionIn | None = None
 
 
-class QueueNames(dict[str, str]):
-    """Queue id → name, as the routing API lists them, and :attr:`divisions`: queue id → the name of
-    its division. One object is shared by an upstream mode, its lanes and its backfills (re-discovery
-    updates it in place), so a division goes wherever a name goes."""
+@dataclass(eq=False)
+class QueueDirectory:
+    """What the routing API says of the followed queues: id → name, and id → the name of its division
+    (a queue listed without one has none). One object is shared by an upstream mode, its lanes and its
+    backfills; re-discovery updates it in place (:meth:`merge`), so every part sees the same names."""
 
-    def __init__(self, names: Mapping[str, str] | None = None, divisions: Mapping[str, str] | None = None) -> None:
-        super().__init__(names or {})
-        self.divisions: dict[str, str] = dict(divisions or {})
+    names: dict[str, str] = field(default_factory=dict)
+    divisions: dict[str, str] = field(default_factory=dict)
 
+    def changed(self, queue_id: str, newer: QueueDirectory) -> bool:
+        """``queue_id`` has another name or division in ``newer``."""
+        return (queue_id in newer.names and newer.names[queue_id] != self.names.get(queue_id)) or (
+            queue_id in newer.divisions and newer.divisions[queue_id] != self.divisions.get(queue_id))
 
-def divisions_of(names: Mapping[str, str] | None) -> Mapping[str, str]:
-    """The divisions that travel with ``names`` (none unless it is a :class:`QueueNames`)."""
-    return names.divisions if isinstance(names, QueueNames) else {}
+    def merge(self, newer: QueueDirectory, *, removed: list[str]) -> None:
+        """Take ``newer``'s names and divisions and forget ``removed`` queues, in place."""
+        for queue_id in removed:
+            self.names.pop(queue_id, None)
+            self.divisions.pop(queue_id, None)
+        self.names.update(newer.names)
+        self.divisions.update(newer.divisions)
 
 
 class _QueuesPage(msgspec.Struct, frozen=True):

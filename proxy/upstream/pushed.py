@@ -20,6 +20,7 @@ from proxy.auth.backoff import Backoff
 from proxy.errors import AuthError, UpstreamError
 from proxy.upstream.backfill import backfill
 from proxy.upstream.context import UpstreamContext
+from proxy.upstream.platform import QueueDirectory
 
 log = logging.getLogger("queuecast.upstream.pushed")
 
@@ -34,22 +35,22 @@ class PushedUpstream:
 
     async def run(self) -> None:
         ctx, cfg, sink = self._ctx, self._ctx.config, self._ctx.sinks.observations
-        names: dict[str, str] = {}
+        directory = QueueDirectory()
         seeded = False
         while True:
             try:
                 if not seeded:
-                    self.queue_ids, names = await ctx.discover()
-                    await backfill(ctx.platform, sink, self.queue_ids, names=names)
+                    self.queue_ids, directory = await ctx.discover()
+                    await backfill(ctx.platform, sink, self.queue_ids, directory=directory)
                     self.backfills += 1
                     seeded = True
                     log.info("board seeded with %d queue(s); deliveries arrive by push", len(self.queue_ids))
                 else:
-                    self.queue_ids, changes = await ctx.rediscover(self.queue_ids, names)
+                    self.queue_ids, changes = await ctx.rediscover(self.queue_ids, directory)
                     for queue_id in changes.added:
                         sink.follow_queue(queue_id)
                     if changes.added or changes.renamed:
-                        await backfill(ctx.platform, sink, [*changes.added, *changes.renamed], names=names)
+                        await backfill(ctx.platform, sink, [*changes.added, *changes.renamed], directory=directory)
                         self.backfills += 1
                     for queue_id in changes.removed:
                         sink.remove_queue(queue_id)

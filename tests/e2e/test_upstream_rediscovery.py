@@ -99,7 +99,7 @@ async def test_added_queue_is_followed_and_deleted_queue_leaves_the_board(
         delta = await _removed(reader, victim)
         assert victim not in delta["queues"]
     assert await _lacks(views, victim)
-    assert victim not in comp.queue_ids and victim not in comp.names
+    assert victim not in comp.queue_ids and victim not in comp.directory.names
     await _converged(views)
     await trio.sleep(3 * REDISCOVER_S)  # later re-discoveries and frames do not bring it back
     assert await _lacks(views, victim) and proxy.runtime.status.state == "live"
