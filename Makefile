@@ -5,13 +5,14 @@ VENV_LOAD := .venv-load
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint typecheck pytest bench bench-check load clean
+.PHONY: help demo test lint typecheck pytest bench bench-check bench-compare load clean
 
 help:
 	@echo "make demo         simulator + proxy + wallboard in one process (prints the URL)"
 	@echo "make test         lint, mypy --strict and the whole test suite"
 	@echo "make bench        the full benchmark; writes bench/results/"
 	@echo "make bench-check  a reduced bench and the regression gate against bench/baseline.json"
+	@echo "make bench-compare [REF=main]  A/B gate against a git ref in this job (default: merge-base, ~3 min)"
 	@echo "make load SCENARIO=call_wave USERS=50 DURATION=30s   one Locust scenario, headless"
 
 $(STAMP): pyproject.toml
@@ -40,6 +41,11 @@ bench: $(STAMP)
 
 bench-check: $(STAMP)
 	$(BIN)/queuecast bench --check
+
+# REF empty: the merge-base with main, or HEAD~1 on main. The base is built once per commit in .bench-cache/.
+REF ?=
+bench-compare: $(STAMP)
+	$(BIN)/queuecast bench --compare $(REF)
 
 $(VENV_LOAD)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV_LOAD)

@@ -14,6 +14,8 @@ import pytest
 
 from bench import ab
 from bench.compare import markdown_table, parse_figures
+from bench.inject import slow_down
+from bench.procs import ROOT
 
 
 def rounds(shift: float, *, n: int = 10, noise: float = 0.05, drift: float = 0.15, seed: int = 1,
@@ -110,3 +112,16 @@ def test_figures_are_parsed_and_unknown_ones_named() -> None:
     assert parse_figures("iso_p50_ms,callback_cpu_us") == ("iso_p50_ms", "callback_cpu_us")
     with pytest.raises(SystemExit, match="nope"):
         parse_figures("iso_p50_ms,nope")
+
+
+def test_the_injected_slowdown_is_the_first_statement_of_handle_callback() -> None:
+    source = (ROOT / "proxy/http/callback.py").read_text()
+    slowed = slow_down(source, 500)
+    body = slowed.split("def handle_callback(", 1)[1]
+    assert body.index("0.0005") < body.index("rt.auth.check")
+    compile(slowed, "callback.py", "exec")
+
+
+def test_the_injection_refuses_a_file_it_does_not_recognise() -> None:
+    with pytest.raises(ValueError, match=r"rt\.auth\.check"):
+        slow_down("def handle_callback(rt, raw, headers):\n    return 200, b''\n", 500)
