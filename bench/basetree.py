@@ -1,7 +1,8 @@
 """The base side of ``queuecast bench --compare``: a git ref checked out in a worktree with its own venv.
 
 ``.bench-cache/<commit>/tree`` is a ``git worktree add --detach`` of the commit and
-``.bench-cache/<commit>/venv`` a venv made by this same Python with ``pip install -e tree``. The pair
+``.bench-cache/<commit>/venv`` a venv made by this same Python with ``pip install -e tree``, constrained
+to the versions installed in the candidate's environment (``pip freeze``). The pair
 is built once per commit (``.ready`` marks a finished build; a half-built one is removed and built
 again), so a second compare against the same base starts at once. The cache lives next to the main
 checkout (the parent of git's common dir), so scratch worktrees such as :mod:`bench.inject`'s share it.
@@ -79,6 +80,15 @@ def build(root: Path, ref: str) -> BaseTree:
     home.mkdir(parents=True)
     git("worktree", "add", "--detach", str(base.tree), commit, cwd=root)
     _run([sys.executable, "-m", "venv", str(base.venv)], cwd=home)
-    _run([str(base.venv / "bin" / "pip"), "install", "--quiet", "-e", str(base.tree)], cwd=home)
+    # The dependencies the candidate runs with, as constraints: the A/B compares code, not a newer
+    # trio or h11 that pip happened to resolve today. A base whose requirements exclude them gets fresh ones.
+    constraints = home / "constraints.txt"
+    constraints.write_text(_run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], cwd=home) + "\n")
+    pip = [str(base.venv / "bin" / "pip"), "install", "--quiet", "-e", str(base.tree)]
+    try:
+        _run([*pip, "-c", str(constraints)], cwd=home)
+    except BaseBuildError:
+        say("base: its requirements conflict with the candidate's installed versions; installing unpinned")
+        _run(pip, cwd=home)
     ready.write_text(commit + "\n")
     return base
