@@ -12,7 +12,7 @@ help:
 	@echo "make test         lint, mypy --strict and the whole test suite"
 	@echo "make bench        the full benchmark; writes bench/results/"
 	@echo "make bench-check  a reduced bench and the regression gate against bench/baseline.json"
-	@echo "make bench-compare [REF=main]  A/B gate against a git ref in this job (default: merge-base, ~3 min)"
+	@echo "make bench-compare [REF=main]  A/B gate against a git ref in this job (default: merge-base, ~2.5 min)"
 	@echo "make load SCENARIO=call_wave USERS=50 DURATION=30s   one Locust scenario, headless"
 
 $(STAMP): pyproject.toml
