@@ -52,7 +52,7 @@ FIGURES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class RoundShape:
-    """What one side does in one round (the defaults: about 10 s per round, a 12-round compare in about 2 min on 2 cores)."""
+    """What one side does in one round (defaults: about 10 s per round, 12 rounds in about 2 min on 2 cores)."""
 
     iso_events: int = 300
     listeners: int = 3
