@@ -10,13 +10,11 @@ except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,6 +27,7 @@ from proxy.server import serve
 from proxy.settings import Secret, Settings
 from tests.conftest import proxy_settings
 from tests.helpers import SECRET, signed
+from tests.trio_thread import TrioThread
 
 CHROMIUM = Path(os.environ.get("QC_CHROMIUM", "/usr/bin/chromium"))
 # As root, and without Chromium's own background networking (refused on this network).
@@ -39,53 +38,6 @@ LAUNCH_ARGS = [
 SERVER_NICENESS = 10
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "wallboard.png"
-
-T = TypeVar("T")
-
-
-class TrioThread:
-    """A trio event loop in a daemon thread, for sync tests: ``run(afn, *args)`` runs there."""
-
-    def __init__(self) -> None:
-        self._ready = threading.Event()
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="browser-tests-trio", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the trio thread did not start")
-
-    def _main(self) -> None:
-        # The servers run below the browser's priority: in production the wallboard's machine is
-        # not the proxy's, and a page's long tasks should measure the page, not a shared CPU.
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SERVER_NICENESS)
-        try:
-            trio.run(self._serve)
-        except BaseException as exc:  # reported by close(); the thread must not die silently
-            self._failure = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self.token = trio.lowlevel.current_trio_token()
-        self._stop = trio.Event()
-        async with trio.open_nursery() as nursery:
-            self.nursery = nursery
-            self._ready.set()
-            await self._stop.wait()
-            nursery.cancel_scope.cancel()
-
-    def run(self, afn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        return trio.from_thread.run(afn, *args, trio_token=self.token)
-
-    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        return trio.from_thread.run_sync(fn, *args, trio_token=self.token)
-
-    def close(self) -> None:
-        if self._failure is None:
-            self.run_sync(self._stop.set)
-        self._thread.join(15)
-        if self._failure is not None:
-            raise RuntimeError("the servers' trio loop failed") from self._failure
 
 
 @dataclasses.dataclass
@@ -271,7 +223,7 @@ def context(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def trio_thread() -> Iterator[TrioThread]:
-    loop = TrioThread()
+    loop = TrioThread(name="browser-tests-trio", niceness=SERVER_NICENESS)
     try:
         yield loop
     finally:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import PureCloudPlatformClientV2 as sdk
@@ -24,41 +23,10 @@ import trio
 
 from simulator.server import serve
 from simulator.settings import SimSettings
-
-T = TypeVar("T")
+from tests.trio_thread import TrioThread
 
 START_MS = 1_795_813_200_000 + 10 * 60_000  # 2026-11-27T21:10:00Z
 SETTINGS = SimSettings(seed=11, tick_s=0.05, start_at_ms=START_MS, speed=1.0, notify_min_interval_s=0.1)
-
-
-class TrioThread:
-    """A trio event loop in a daemon thread; ``run(afn, *args)`` runs ``afn`` there and returns its value."""
-
-    def __init__(self) -> None:
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=lambda: trio.run(self._serve), name="contract-sdk-trio", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the trio thread did not start")
-
-    async def _serve(self) -> None:
-        self.token = trio.lowlevel.current_trio_token()
-        self._stop = trio.Event()
-        async with trio.open_nursery() as nursery:
-            self.nursery = nursery
-            self._ready.set()
-            await self._stop.wait()
-            nursery.cancel_scope.cancel()
-
-    def run(self, afn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        return trio.from_thread.run(afn, *args, trio_token=self.token)
-
-    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        return trio.from_thread.run_sync(fn, *args, trio_token=self.token)
-
-    def close(self) -> None:
-        self.run_sync(self._stop.set)
-        self._thread.join(10)
 
 
 @dataclasses.dataclass
@@ -86,7 +54,7 @@ class Sim:
 
 @pytest.fixture(scope="session")
 def trio_thread() -> Iterator[TrioThread]:
-    thread = TrioThread()
+    thread = TrioThread(name="contract-sdk-trio")
     yield thread
     thread.close()
 
