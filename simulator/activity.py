@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from . import wire
-from .analytics import QueryError
+from .analytics import QueryError, parse_group_by
 from .enums import (
     ACTIVITY_ORDERS,
     CONVERSATION_ACTIVITY_DIMENSIONS,
@@ -47,19 +47,6 @@ def _metrics(body: dict[str, Any], allowed: tuple[str, ...]) -> list[tuple[str, 
             raise QueryError(f"metrics[{i}].details: must be a boolean")
         out.append((name, details))
     return out
-
-
-def _group_by(body: dict[str, Any], enum: tuple[str, ...], modelled: tuple[str, ...]) -> list[str] | None:
-    """The ``groupBy`` dimensions; ``None`` when one of them is a dimension the world does not model."""
-    group_by = body.get("groupBy") or []
-    if not isinstance(group_by, list):
-        raise QueryError("groupBy: must be a list")
-    for i, g in enumerate(group_by):
-        if g not in enum:
-            raise QueryError(f"groupBy[{i}]: unknown dimension {g!r}")
-    if any(g not in modelled for g in group_by):
-        return None
-    return list(dict.fromkeys(group_by))
 
 
 def _predicates(node: Any, path: str, enum: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -114,7 +101,7 @@ def conversations_activity_query(world: World, body: Any) -> wire.JSON:
     if not isinstance(body, dict):
         raise QueryError("body: a JSON object is required")
     metrics = _metrics(body, CONVERSATION_ACTIVITY_METRICS)
-    group_by = _group_by(body, CONVERSATION_ACTIVITY_DIMENSIONS, CONVERSATION_GROUPS)
+    group_by = parse_group_by(body, CONVERSATION_ACTIVITY_DIMENSIONS, CONVERSATION_GROUPS)
     order = _order(body)
     if group_by is None:
         return {"results": []}  # grouped by a dimension the world does not model: no data
@@ -186,7 +173,7 @@ def routing_activity_query(world: World, body: Any) -> wire.JSON:
     if not isinstance(body, dict):
         raise QueryError("body: a JSON object is required")
     metrics = _metrics(body, ROUTING_ACTIVITY_METRICS)
-    group_by = _group_by(body, ROUTING_ACTIVITY_DIMENSIONS, ROUTING_GROUPS)
+    group_by = parse_group_by(body, ROUTING_ACTIVITY_DIMENSIONS, ROUTING_GROUPS)
     if "queueId" not in (group_by or body.get("groupBy") or []):
         raise QueryError("groupBy: must include queueId")
     if group_by is None:

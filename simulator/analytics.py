@@ -141,6 +141,21 @@ def aggregate_metrics(iv: IntervalStats, metrics: list[str]) -> list[wire.JSON]:
     return [known[m] for m in dict.fromkeys(metrics) if m in known]
 
 
+def parse_group_by(body: dict[str, Any], enum: tuple[str, ...], modelled: tuple[str, ...]) -> list[str] | None:
+    """A query's ``groupBy`` dimensions; ``None`` when one of them is a dimension of the platform's
+    ``enum`` that the world does not model (the caller answers "no data"). An unknown name is a
+    :class:`QueryError` naming ``groupBy[i]``, as the platform's 400."""
+    group_by = body.get("groupBy") or []
+    if not isinstance(group_by, list):
+        raise QueryError("groupBy: must be a list")
+    for i, g in enumerate(group_by):
+        if g not in enum:
+            raise QueryError(f"groupBy[{i}]: unknown dimension {g!r}")
+    if any(g not in modelled for g in group_by):
+        return None
+    return list(dict.fromkeys(group_by))
+
+
 def aggregates_query(world: World, body: Any) -> wire.JSON:
     """``POST /api/v2/analytics/conversations/aggregates/query`` over the current 30-minute interval.
 
@@ -163,13 +178,8 @@ def aggregates_query(world: World, body: Any) -> wire.JSON:
     for i, m in enumerate(metrics):
         if m not in AGGREGATE_METRICS:
             raise QueryError(f"metrics[{i}]: unknown metric {m!r}")
-    group_by = body.get("groupBy") or []
-    if not isinstance(group_by, list):
-        raise QueryError("groupBy: a list of dimensions is required")
-    for i, g in enumerate(group_by):
-        if g not in AGGREGATE_DIMENSIONS:
-            raise QueryError(f"groupBy[{i}]: unknown dimension {g!r}")
-    if any(g not in ("queueId", "mediaType") for g in group_by):
+    group_by = parse_group_by(body, AGGREGATE_DIMENSIONS, ("queueId", "mediaType"))
+    if group_by is None:
         return {"results": []}  # a dimension the world does not model: a valid answer with no data
     queue_ids, media_filter = _selection(world, body.get("filter"))
     buckets: dict[tuple[tuple[str, str], ...], list[IntervalStats]] = {}
