@@ -166,6 +166,13 @@ class Settings:
     #: ``QC_BOARDS_FILE``: a TOML file of saved wallboards, each served at ``/b/<name>`` (read and checked at
     #: start-up). Default none.
     boards_file: Path | None = None
+    #: ``QC_REDIS_URL``: ``redis://[:password@]host:port/db``, ``rediss://`` (TLS) or ``unix://``; set, the
+    #: broker is Redis and instances form one cluster (docs/scale-out.md). A secret: never logged. Default none.
+    redis_url: Secret | None = None
+    #: ``QC_REDIS_PREFIX``: prefix of every Redis key, so several clusters can share one Redis. Default ``queuecast``.
+    redis_prefix: str = "queuecast"
+    #: ``QC_LEASE_S``: the leader lease; a follower takes over within this after the leader dies. Default 10 s.
+    lease_s: float = 10.0
 
     @property
     def has_platform_credentials(self) -> bool:
@@ -242,6 +249,19 @@ def _upstream(raw: str) -> str:
     return raw
 
 
+def _redis_url(raw: str) -> Secret:
+    # the value may hold a password: the error names the problem, never the value
+    if not re.match(r"^(rediss?://[^/\s]+(/\d+)?/?|unix://\S+)$", raw):
+        raise ConfigError("QC_REDIS_URL", "expected redis://[:password@]host:port[/db], rediss://... or unix://path")
+    return Secret(raw)
+
+
+def _redis_prefix(raw: str) -> str:
+    if not re.match(r"^[A-Za-z0-9_.:-]{1,64}$", raw):
+        raise ValueError("expected 1-64 letters, digits, '_', '.', ':' or '-'")
+    return raw
+
+
 def _region(raw: str) -> str:
     if raw not in REGIONS:
         raise ValueError(f"unknown region; one of {', '.join(sorted(REGIONS))}")
@@ -285,6 +305,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "heartbeat_timeout_s": _float_range(0.1),
     "refresh_s": _float_range(0.0),
     "boards_file": Path,
+    "redis_url": _redis_url,
+    "redis_prefix": _redis_prefix,
+    "lease_s": _float_range(1.0, 300.0),
 }
 
 
