@@ -46,6 +46,9 @@ REGIONS: dict[str, str] = {
 
 UpstreamMode = Literal["callback", "eventbus", "notifications"]
 
+#: RFC 7518 3.2: an HS256 key must be at least as long as the hash output.
+MIN_VIEWER_SECRET_BYTES = 32
+
 
 class Secret:
     """A string that never shows itself in ``repr``/``str`` (logs, tracebacks, settings dumps)."""
@@ -104,6 +107,9 @@ class Settings:
     demo: bool = False
     #: ``QC_CALLBACK_SECRET``: HMAC-SHA256 secret for ``X-Hub-Signature-256``. Required unless demo or API key.
     callback_secret: Secret | None = None
+    #: ``QC_CALLBACK_SECRET_PREVIOUS``: the secret before a rotation, still accepted on callbacks while the
+    #: platform moves to the new one. Default none.
+    callback_secret_previous: Secret | None = None
     #: ``QC_CALLBACK_API_KEY``: static key for EventBridge API destinations. Default none.
     callback_api_key: Secret | None = None
     #: ``QC_CALLBACK_API_KEY_HEADER``: the header carrying that key. Default ``X-Api-Key``.
@@ -173,6 +179,9 @@ class Settings:
     redis_prefix: str = "queuecast"
     #: ``QC_LEASE_S``: the leader lease; a follower takes over within this after the leader dies. Default 10 s.
     lease_s: float = 10.0
+    #: ``QC_VIEWER_JWT_SECRET``: HS256 key (at least 32 bytes) of viewer tokens; set, the stream and
+    #: ``/api/v1/queues`` answer only to a valid token and show only its queues. Default none (open).
+    viewer_jwt_secret: Secret | None = None
 
     @property
     def has_platform_credentials(self) -> bool:
@@ -275,6 +284,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "port": _int_range(0, 65535),
     "demo": _bool,
     "callback_secret": Secret,
+    "callback_secret_previous": Secret,
     "callback_api_key": Secret,
     "callback_api_key_header": str,
     "max_body_bytes": _int_range(1024),
@@ -308,6 +318,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "redis_url": _redis_url,
     "redis_prefix": _redis_prefix,
     "lease_s": _float_range(1.0, 300.0),
+    "viewer_jwt_secret": Secret,
 }
 
 
@@ -337,6 +348,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             "QC_CALLBACK_SECRET", "required (or QC_CALLBACK_API_KEY); only QC_DEMO=1 runs without callback auth"
         )
+    if values["callback_secret_previous"] is not None and values["callback_secret"] is None:
+        raise ConfigError("QC_CALLBACK_SECRET_PREVIOUS", "only meaningful beside QC_CALLBACK_SECRET (the new secret)")
+    viewer_secret = values["viewer_jwt_secret"]
+    if viewer_secret is not None and len(viewer_secret.reveal().encode()) < MIN_VIEWER_SECRET_BYTES:
+        # the value itself is never echoed: it is a secret
+        raise ConfigError("QC_VIEWER_JWT_SECRET", f"must be at least {MIN_VIEWER_SECRET_BYTES} bytes for HS256 "
+                          "(e.g. openssl rand -hex 32)")
     region = values["region"]
     if region is not None:
         values["api_base"] = values["api_base"] or f"https://api.{REGIONS[region]}"
