@@ -37,6 +37,15 @@ class InvalidInput(QueuecastError):
         self.problem = problem
 
 
+class Unauthorized(QueuecastError):
+    """A viewer's token is missing or not acceptable (401). ``reason`` is safe to show: it never
+    contains the token."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class UpstreamError(QueuecastError):
     """The Genesys side answered with something we cannot use."""
 
@@ -81,3 +90,7 @@ class CrashLoop(QueuecastError):
         super().__init__(f"component {component!r} crashed {crashes} times in {window_s:g} s; "
                          f"last: {type(last).__name__}: {last}")
         self.component = component
+
+
+class StoreUnavailable(QueuecastError):
+    """Redis (the cluster's store) did not answer; the message never carries its URL or password."""
