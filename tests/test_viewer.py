@@ -1,0 +1,126 @@
+"""Viewer access control: token sources, HS256 only, exp required, the queues claim, restriction."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+
+import jwt
+import pytest
+
+from proxy.auth.viewer import EVERYONE, Viewer, ViewerGate, token_of
+from proxy.errors import ConfigError, Unauthorized
+from proxy.settings import Secret, load_settings
+
+KEY = "k" * 32
+GATE = ViewerGate(Secret(KEY))
+
+
+def _token(claims: dict[str, object], *, key: str = KEY, alg: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=alg)
+
+
+def _b64(obj: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+def _reason(token: str) -> str:
+    with pytest.raises(Unauthorized) as raised:
+        GATE.verify(token)
+    assert token not in raised.value.reason
+    return raised.value.reason
+
+
+def test_a_valid_token_names_its_queues_and_expiry() -> None:
+    exp = int(time.time()) + 60
+    viewer = GATE.verify(_token({"queues": ["q-a", "q-b"], "exp": exp}))
+    assert viewer == Viewer(frozenset({"q-a", "q-b"}), float(exp))
+    assert GATE.verify(_token({"queues": ["*"], "exp": exp})).queues is None
+
+
+def test_issue_round_trips_and_refuses_what_verify_refuses() -> None:
+    token = GATE.issue(["q-a"], ttl_s=3600)
+    viewer = GATE.verify(token)
+    assert viewer.queues == frozenset({"q-a"}) and 3590 < viewer.seconds_left() <= 3600
+    with pytest.raises(Unauthorized):
+        GATE.issue([], ttl_s=60)
+    with pytest.raises(ValueError, match="ttl"):
+        GATE.issue(["q-a"], ttl_s=0)
+
+
+def test_alg_none_and_every_algorithm_but_hs256_are_refused() -> None:
+    exp = int(time.time()) + 60
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64({'queues': ['*'], 'exp': exp})}."
+    assert _reason(unsigned) == "access token algorithm must be HS256"
+    for alg in ("HS384", "HS512"):
+        assert _reason(_token({"queues": ["*"], "exp": exp}, key=KEY * 2, alg=alg)) == (
+            "access token algorithm must be HS256")
+    # an HS256 header over a body signed with another key
+    assert _reason(_token({"queues": ["*"], "exp": exp}, key="x" * 32)) == "access token signature does not verify"
+
+
+def test_exp_is_required_and_enforced() -> None:
+    assert _reason(_token({"queues": ["*"]})) == "access token has no exp claim"
+    assert _reason(_token({"queues": ["*"], "exp": int(time.time()) - 1})) == "access token expired"
+    assert _reason(_token({"queues": ["*"], "exp": "tomorrow"})) == "access token exp must be a number of seconds"
+    later = ViewerGate(Secret(KEY), clock=lambda: time.time() + 120)
+    with pytest.raises(Unauthorized, match="expired"):
+        later.verify(_token({"queues": ["*"], "exp": int(time.time()) + 60}))
+
+
+@pytest.mark.parametrize("queues", [None, [], "q-a", ["q-a", 3], ["q-a", ""], ["*", "q-a"]])
+def test_a_bad_queues_claim_is_refused(queues: object) -> None:
+    claims: dict[str, object] = {"exp": int(time.time()) + 60}
+    if queues is not None:
+        claims["queues"] = queues
+    assert "queues claim" in _reason(_token(claims))
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "x" * 20_000, "e30.e30.", "Bearer"])
+def test_garbage_is_refused_with_a_reason(garbage: str) -> None:
+    with pytest.raises(Unauthorized):
+        GATE.verify(garbage)
+
+
+def test_the_token_comes_from_bearer_then_query_then_cookie() -> None:
+    assert token_of({"authorization": "Bearer  abc "}, {"access_token": ["q"]}) == "abc"
+    assert token_of({"Authorization": "bearer abc"}, {}) == "abc"
+    assert token_of({"authorization": "Basic dXNlcjpwdw=="}, {"access_token": ["q"]}) == "q"
+    assert token_of({"cookie": "a=1; qc_viewer=c; b=2"}, {}) == "c"
+    assert token_of({"cookie": "qc_viewerx=c"}, {"other": ["1"]}) is None
+    assert token_of({}, {"access_token": [""]}) is None
+
+
+def test_authorize_needs_a_token_when_on_and_nothing_when_off() -> None:
+    with pytest.raises(Unauthorized, match="missing access token"):
+        GATE.authorize({}, {})
+    token = GATE.issue(["q-a"], ttl_s=60)
+    assert GATE.authorize({"cookie": f"qc_viewer={token}"}, {}).queues == frozenset({"q-a"})
+    assert ViewerGate(None).authorize({}, {}) is EVERYONE and not ViewerGate(None).enabled
+
+
+def test_restrict_never_widens() -> None:
+    viewer = Viewer(frozenset({"a", "b"}), math.inf)
+    assert viewer.restrict(None) == frozenset({"a", "b"})
+    assert viewer.restrict(frozenset({"b", "c"})) == frozenset({"b"})
+    assert viewer.restrict(frozenset({"c"})) == frozenset()
+    assert EVERYONE.restrict(None) is None and EVERYONE.restrict(frozenset({"c"})) == frozenset({"c"})
+
+
+def test_the_key_must_have_32_bytes_and_is_never_echoed() -> None:
+    short = "s3cr3t-but-short"
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"QC_DEMO": "1", "QC_VIEWER_JWT_SECRET": short})
+    assert raised.value.variable == "QC_VIEWER_JWT_SECRET" and short not in str(raised.value)
+    settings = load_settings({"QC_DEMO": "1", "QC_VIEWER_JWT_SECRET": KEY})
+    assert settings.viewer_jwt_secret == Secret(KEY) and KEY not in repr(settings)
+    with pytest.raises(ValueError):
+        ViewerGate(Secret(short))
+
+
+def test_previous_callback_secret_needs_the_current_one() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"QC_CALLBACK_API_KEY": "k", "QC_CALLBACK_SECRET_PREVIOUS": "old"})
+    assert raised.value.variable == "QC_CALLBACK_SECRET_PREVIOUS"
