@@ -8,11 +8,12 @@ what is true now (components up, upstream not down, broker attached).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
+from proxy.auth.viewer import ViewerGate
 from proxy.hub.broker import Broker
 from proxy.hub.memory_broker import MemoryBroker
 from proxy.ingest.dedupe import Deduper
@@ -45,6 +46,8 @@ class Runtime:
     supervisor: Supervisor
     #: Names of the components :meth:`serve` runs (for readiness).
     components: tuple[str, ...] = ()
+    #: Viewer access control (``QC_VIEWER_JWT_SECRET``): open unless configured.
+    viewers: ViewerGate = field(default_factory=lambda: ViewerGate(None))
 
     @property
     def upstream_config(self) -> UpstreamConfig | None:
@@ -128,6 +131,7 @@ def build_runtime(settings: Settings, *, policy: RestartPolicy | None = None) ->
         aggregator=aggregator,
         ingestor=ingestor,
         topics=TopicFilter(settings.topics),
+        viewers=ViewerGate(settings.viewer_jwt_secret),
         auth=CallbackAuth(
             secret=settings.callback_secret,
             api_key=settings.callback_api_key,
