@@ -63,6 +63,13 @@ async def _body() -> dict[str, Any]:
     return body
 
 
+def _channel_id(body: dict[str, Any]) -> str | None:
+    channel_id = body.get("channelId")
+    if channel_id is not None and not isinstance(channel_id, str):
+        raise ValueError("channelId: must be a string")
+    return channel_id
+
+
 def register_control(app: QuartTrio, engine: Engine) -> None:
     """Add the ``/sim/...`` routes to ``app``."""
 
@@ -77,6 +84,8 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
             "channels": engine.notifications.channel_count,
             "sockets": engine.notifications.socket_count,
             "subscriptions": len(engine.eventbus.subscriptions()),
+            "redeliveriesPending": engine.eventbus.redeliveries_pending,
+            "deliveryBacklog": engine.eventbus.backlog,
             "paused": engine.paused,
             "worldTime": wire.iso(engine.world.now_ms),
         }, 200
@@ -94,12 +103,14 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
             q = engine.add_queue(name)
         except ValueError as exc:
             return _bad(str(exc))
+        engine.stats.queues_created += 1
         return _queue_json(q), 201
 
     @app.delete("/sim/queues/<queue_id>")
     async def delete_queue(queue_id: str) -> Result:
         if not engine.remove_queue(queue_id):
             return {"error": f"queue {queue_id} does not exist"}, 404
+        engine.stats.queues_deleted += 1
         return "", 204
 
     @app.post("/sim/waves")
@@ -147,11 +158,15 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
 
     @app.post("/sim/tokens/expire")
     async def expire_tokens() -> Result:
-        return {"expired": engine.tokens.expire_all()}, 200
+        n = engine.tokens.expire_all()
+        engine.stats.tokens_expired_early += n
+        return {"expired": n}, 200
 
     @app.post("/sim/tokens/revoke")
     async def revoke_tokens() -> Result:
-        return {"revoked": engine.tokens.revoke_all()}, 200
+        n = engine.tokens.revoke_all()
+        engine.stats.tokens_revoked += n
+        return {"revoked": n}, 200
 
     @app.post("/sim/sockets/closing")
     async def socket_closing() -> Result:
@@ -165,7 +180,39 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
             return _bad(str(exc))
         real_grace = grace / engine.settings.speed
         warned = engine.notifications.socket_closing(grace_s=real_grace, channel_id=channel_id)
+        engine.stats.socket_closing_sent += warned
         return {"warned": warned, "closeAfterS": real_grace}, 200
+
+    @app.post("/sim/sockets/silence")
+    async def socket_silence() -> Result:
+        try:
+            channel_id = _channel_id(await _body())
+        except ValueError as exc:
+            return _bad(str(exc))
+        return {"silenced": engine.notifications.silence(channel_id=channel_id)}, 200
+
+    @app.post("/sim/channels/unsubscribe")
+    async def channel_unsubscribe() -> Result:
+        try:
+            body = await _body()
+            channel_id = _channel_id(body)
+            gone = body.get("gone", False)
+            if not isinstance(gone, bool):
+                raise ValueError("gone: must be a boolean")
+        except ValueError as exc:
+            return _bad(str(exc))
+        return {"unsubscribed": engine.notifications.unsubscribe_notice(channel_id=channel_id, gone=gone),
+                "gone": gone}, 200
+
+    @app.post("/sim/ratelimit/storm")
+    async def ratelimit_storm() -> Result:
+        try:
+            seconds = _number(await _body(), "seconds")
+        except ValueError as exc:
+            return _bad(str(exc))
+        engine.limiter.storm(seconds)
+        engine.stats.rate_limit_storms += 1
+        return {"stormForS": seconds}, 200
 
     @app.post("/sim/oauth/outage")
     async def oauth_outage() -> Result:
@@ -174,6 +221,7 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
         except ValueError as exc:
             return _bad(str(exc))
         engine.tokens.take_down(seconds)
+        engine.stats.oauth_outages += 1
         return {"downForS": seconds}, 200
 
     @app.get("/sim/faults")
@@ -186,4 +234,9 @@ def register_control(app: QuartTrio, engine: Engine) -> None:
             engine.faults.update(await _body())
         except ValueError as exc:
             return _bad(str(exc))
+        return engine.faults.as_json(), 200
+
+    @app.delete("/sim/faults")
+    async def clear_faults() -> Result:
+        engine.faults.clear()
         return engine.faults.as_json(), 200

@@ -67,6 +67,7 @@ class Engine:
             tokens=self.tokens,
             queue_ids=queue_ids,
             wall_ms=wall_ms,
+            rng=self.fault_rng,
         )
         self.stream = ObservationStream.from_settings(settings)
         self.paused = False

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import trio
 
-from . import wire
+from . import hostile, wire
 from .model import QueueChange
 from .settings import SimSettings
 from .stats import Faults, Stats
@@ -148,10 +148,10 @@ class EventBus:
         if fmt not in ("JSON", "EventBridge"):
             raise SubscriptionError("format: must be 'JSON' or 'EventBridge'")
         topics = self.validate_topics(body.get("topics"), fmt)
-        retry = body.get("retryIntervalSeconds", 60)
+        retry = body.get("retryIntervalSeconds", self._settings.retry_interval_s)
         if isinstance(retry, bool) or not isinstance(retry, int | float) or not 0 <= retry <= 3600:
             raise SubscriptionError("retryIntervalSeconds: a number within [0, 3600] is required")
-        attempts = body.get("maxRetryAttempts", 3)
+        attempts = body.get("maxRetryAttempts", self._settings.max_retry_attempts)
         if isinstance(attempts, bool) or not isinstance(attempts, int) or not 0 <= attempts <= 100:
             raise SubscriptionError("maxRetryAttempts: an integer within [0, 100] is required")
         for key in ("description", "secret", "apiKeyHeader", "apiKey"):
@@ -185,6 +185,16 @@ class EventBus:
 
     def subscriptions(self) -> list[Subscription]:
         return list(self._subs.values())
+
+    @property
+    def redeliveries_pending(self) -> int:
+        """Failed deliveries still waiting for a redelivery attempt, over every subscription."""
+        return sum(s.retry_tasks for s in self._subs.values())
+
+    @property
+    def backlog(self) -> int:
+        """Deliveries queued and not yet attempted, over every subscription."""
+        return sum(s.recv.statistics().current_buffer_used for s in self._subs.values())
 
     def get(self, sub_id: str) -> Subscription | None:
         return self._subs.get(sub_id)
@@ -267,6 +277,7 @@ class EventBus:
                     deliveries = self._pack(sub, items)
                     for i in range(len(deliveries) - 1):  # reordering: swap with the next one
                         if self._faults.roll(self._rng, self._faults.reorder_probability):
+                            self._stats.reordered += 1
                             deliveries[i], deliveries[i + 1] = deliveries[i + 1], deliveries[i]
                     for d in deliveries:
                         await self._deliver(sub, d, retries)
@@ -284,6 +295,8 @@ class EventBus:
         return [Delivery((eid(e),), wire.dumps(e)) for e in items]
 
     async def _deliver(self, sub: Subscription, d: Delivery, retries: trio.Nursery) -> None:
+        if self._faults.roll(self._rng, self._faults.hostile_probability):
+            await self._post_hostile(sub)
         if await self._post(sub, d):
             self._stats.deliveries += 1
         elif sub.retry_tasks >= _MAX_RETRY_TASKS:
@@ -307,18 +320,42 @@ class EventBus:
         finally:
             sub.retry_tasks -= 1
 
+    async def _post_hostile(self, sub: Subscription) -> None:
+        """One malformed or hostile delivery (``hostile.py``), signed, sent once: a consumer refuses it
+        for good (4xx), so it is not redelivered; its answer is not looked at."""
+        topic = self._rng.choice(sub.topics)
+        m = _OBS_RE.match(topic)
+        queue_id = m.group(1) if m else next(iter(self._queue_ids), "q")
+        body = hostile.eventbus_body(hostile.pick(self._rng), topic, queue_id, subscription_id=sub.sub_id)
+        self._stats.hostile_sent += 1
+        await self._send(sub, body)
+
     async def _post(self, sub: Subscription, d: Delivery) -> bool:
-        """One POST of exactly ``d.body``; True on 2xx within the delivery timeout."""
-        if self._faults.latency_ms:
-            await trio.sleep(self._faults.latency_ms / 1000)
+        """One attempt to deliver exactly ``d.body``; True on 2xx within the delivery timeout. The
+        ``callbackErrorProbability`` fault fails it before it leaves; ``callbackTimeoutProbability``
+        sends it and loses the answer."""
+        delay = self._faults.delay_s(self._rng, self._stats)
+        if delay:
+            await trio.sleep(delay)
         self._stats.delivery_attempts += 1
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(sub.secret, d.body)}
+        if self._faults.roll(self._rng, self._faults.callback_error_probability):
+            self._stats.callback_errors_injected += 1
+            return False
+        ok = await self._send(sub, d.body)
+        if ok and self._faults.roll(self._rng, self._faults.callback_timeout_probability):
+            self._stats.callback_timeouts_injected += 1
+            return False
+        return ok
+
+    async def _send(self, sub: Subscription, body: bytes) -> bool:
+        """One signed POST of ``body``; True on 2xx within the delivery timeout."""
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(sub.secret, body)}
         if sub.api_key_header and sub.api_key:
             headers[sub.api_key_header] = sub.api_key
         timeout = self._settings.delivery_timeout_s
         with trio.move_on_after(timeout if timeout > 0 else math.inf):
             try:
-                response = await self._http.post(sub.callback_url, content=d.body, headers=headers)
+                response = await self._http.post(sub.callback_url, content=body, headers=headers)
             except httpx.HTTPError:
                 return False
             return 200 <= response.status_code < 300

@@ -12,6 +12,7 @@ changes (the real shape's instant and ``changed`` agent messages) are merged ins
 from __future__ import annotations
 
 import json
+import random
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from . import wire
+from . import hostile, wire
 from .oauth import TokenStore
 from .settings import SimSettings
 from .stats import Faults, Stats
@@ -36,6 +37,9 @@ class TopicError(ValueError):
 class Connection:
     send: trio.MemorySendChannel[str]
     cancel_scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    silent: bool = False
+    """A silent socket (``POST /sim/sockets/silence``) stays open and sends nothing at all: no
+    messages, no heartbeats, no pongs — a half-dead connection, as behind a NAT that forgot it."""
 
     def close_after_pending(self) -> None:
         """Let the writer flush what is queued, then end the socket."""
@@ -83,10 +87,12 @@ class Notifications:
         tokens: TokenStore,
         queue_ids: set[str],
         wall_ms: Callable[[], int],
+        rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
         self._stats = stats
         self._faults = faults
+        self._rng = rng or random.Random(settings.seed)
         self._tokens = tokens
         self._queue_ids = queue_ids
         self._wall_ms = wall_ms
@@ -220,6 +226,11 @@ class Notifications:
         text = json.dumps(wire.notification(topic, body, str(uuid.uuid4())), separators=(",", ":"))
         for ch in list(self._channels.values()):
             if topic in ch.topics and ch.connection is not None:
+                if self._faults.roll(self._rng, self._faults.hostile_probability):
+                    m = _OBS_RE.match(topic)
+                    frame = hostile.notification_frame(hostile.pick(self._rng), topic, m.group(1) if m else "q")
+                    if ch.connection.offer(frame):
+                        self._stats.hostile_sent += 1
                 if ch.connection.offer(text):
                     self._stats.notifications_sent += 1
                 else:  # a socket that cannot keep up is disconnected; it backfills on reconnect
@@ -256,6 +267,49 @@ class Notifications:
                 )
             )
             self._nursery.start_soon(self._close_later, conn, grace_s)
+            n += 1
+        return n
+
+    def silence(self, *, channel_id: str | None = None) -> int:
+        """Make connected sockets silent (all, or ``channel_id``'s): they stay open and send nothing
+        more. Returns how many. A new socket on the channel is a normal one."""
+        n = 0
+        for ch in self._channels.values():
+            conn = ch.connection
+            if conn is None or conn.silent or (channel_id is not None and ch.channel_id != channel_id):
+                continue
+            conn.silent = True
+            n += 1
+        self._stats.sockets_silenced += n
+        return n
+
+    def unsubscribe_notice(self, *, channel_id: str | None = None, gone: bool = False) -> int:
+        """The platform ends channels' subscriptions (all channels, or ``channel_id``): a
+        ``v2.system.no_longer_subscribed.{channelId}`` notice on a connected socket, then every topic
+        is dropped; with ``gone`` the channel itself is removed too (HEAD 404, its socket closed
+        after the notice). Returns how many channels."""
+        n = 0
+        for ch in list(self._channels.values()):
+            if channel_id is not None and ch.channel_id != channel_id:
+                continue
+            if ch.connection is not None:
+                ch.connection.offer(
+                    json.dumps(
+                        wire.system_message(
+                            f"v2.system.no_longer_subscribed.{ch.channel_id}",
+                            channel_id=ch.channel_id,
+                            kind="no_longer_subscribed",
+                            message="No longer subscribed",
+                            client_id=ch.client_id,
+                            correlation_id=str(uuid.uuid4()),
+                        )
+                    )
+                )
+            ch.topics = {}
+            self._stats.no_longer_subscribed_sent += 1
+            if gone:
+                self._remove(ch)
+                self._stats.channels_removed += 1
             n += 1
         return n
 
@@ -311,7 +365,7 @@ class Notifications:
         try:
             with conn.cancel_scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._writer, recv_ch, send, nursery.cancel_scope)
+                    nursery.start_soon(self._writer, conn, recv_ch, send, nursery.cancel_scope)
                     nursery.start_soon(self._heartbeats, conn)
                     await self._reader(ch, conn, receive)
                     nursery.cancel_scope.cancel()
@@ -320,12 +374,20 @@ class Notifications:
                 ch.connection = None
 
     async def _writer(
-        self, recv_ch: trio.MemoryReceiveChannel[str], send: Callable[[str], Awaitable[None]], done: trio.CancelScope
+        self,
+        conn: Connection,
+        recv_ch: trio.MemoryReceiveChannel[str],
+        send: Callable[[str], Awaitable[None]],
+        done: trio.CancelScope,
     ) -> None:
         async with recv_ch:
             async for text in recv_ch:
-                if self._faults.latency_ms:
-                    await trio.sleep(self._faults.latency_ms / 1000)
+                if conn.silent:
+                    self._stats.frames_silenced += 1
+                    continue
+                delay = self._faults.delay_s(self._rng, self._stats)
+                if delay:
+                    await trio.sleep(delay)
                 await send(text)
         done.cancel()  # the send side was closed: every queued frame went out, end the socket
 

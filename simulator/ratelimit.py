@@ -36,6 +36,12 @@ class RateLimiter:
         self.window_s = window_s
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
+        self._storm_until = -math.inf
+
+    def storm(self, seconds: float) -> None:
+        """For the next ``seconds`` every request of every token is refused (429, ``Retry-After`` =
+        what remains of the storm), as when the allowance is spent: a 429 storm."""
+        self._storm_until = self._clock() + seconds
 
     def hit(self, key: str) -> Verdict:
         """Count one request for ``key`` and say whether it may proceed."""
@@ -45,5 +51,7 @@ class RateLimiter:
             start, count = now, 0
         count += 1
         self._windows[key] = (start, count)
+        if now < self._storm_until:
+            return Verdict(False, max(count, self.limit + 1), self.limit, max(1, math.ceil(self._storm_until - now)))
         reset = max(1, math.ceil(start + self.window_s - now))
         return Verdict(count <= self.limit, count, self.limit, reset)

@@ -74,6 +74,10 @@ class SimSettings:
     """Frames buffered per WebSocket; a socket that fills it is disconnected (default 1000)."""
     delivery_queue_size: int = 10000
     """Deliveries buffered per Event Bus subscription; beyond it they are dropped (default 10000)."""
+    retry_interval_s: float = 60.0
+    """Event Bus: ``retryIntervalSeconds`` of a subscription that does not set it (default 60, the guide's)."""
+    max_retry_attempts: int = 3
+    """Event Bus: ``maxRetryAttempts`` of a subscription that does not set it (default 3, the guide's)."""
     delivery_timeout_s: float = 5.0
     """Real seconds one callback POST may take before it counts as failed (default 5)."""
     max_batch: int = 100
