@@ -169,6 +169,9 @@ class Settings:
     #: ``QC_REFRESH_S``: with platform credentials, longest waits and agent counts are re-read over REST this
     #: often (stretched to stay within 100 requests a minute); 0 = never. Default 10 s.
     refresh_s: float = 10.0
+    #: ``QC_REDISCOVER_S``: with ``QC_QUEUES`` empty, the routing API is listed again this often, so queues
+    #: created or deleted since are followed or taken off the board; 0 = at start only. Default 300 s.
+    rediscover_s: float = 300.0
     #: ``QC_BOARDS_FILE``: a TOML file of saved wallboards, each served at ``/b/<name>`` (read and checked at
     #: start-up). Default none.
     boards_file: Path | None = None
@@ -314,6 +317,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "eventbus_cleanup": _bool,
     "heartbeat_timeout_s": _float_range(0.1),
     "refresh_s": _float_range(0.0),
+    "rediscover_s": _float_range(0.0),
     "boards_file": Path,
     "redis_url": _redis_url,
     "redis_prefix": _redis_prefix,

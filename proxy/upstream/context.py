@@ -66,10 +66,6 @@ class UpstreamConfig:
     rate_limit_per_min: int = 300
     #: Topics per channel (the platform refuses more than 1,000).
     max_topics_per_channel: int = 1000
-    #: With ``QC_QUEUES`` empty: the routing API is asked again this often (default 300 s) for queues
-    #: created (followed and backfilled) or deleted (unsubscribed and removed from the board) since;
-    #: 0 = discover at start only.
-    rediscover_s: float = 300.0
     #: The REST refresh (``refresh.py``, every ``QC_REFRESH_S``) stays within this many requests a minute.
     refresh_budget_per_min: int = 100
 
@@ -106,6 +102,13 @@ class UpstreamConfig:
     def client_secret(self) -> Secret:
         assert self.settings.client_secret is not None  # checked in __post_init__
         return self.settings.client_secret
+
+    @property
+    def rediscover_s(self) -> float:
+        """With ``QC_QUEUES`` empty, the routing API is asked again this often (``QC_REDISCOVER_S``) for
+        queues created (followed and backfilled) or deleted (unsubscribed, removed from the board) since;
+        0 = discover at start only."""
+        return self.settings.rediscover_s
 
     @property
     def rediscovers(self) -> bool:
