@@ -124,7 +124,7 @@ class StreamClient:
                 if head.status != 200:
                     return
                 parser = SSEParser()
-                async for chunk in reader.chunks():
+                async for chunk in reader.payloads(head):
                     self.nbytes += len(chunk)
                     now = time.time()
                     for event in parser.feed(chunk):

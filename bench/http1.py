@@ -10,7 +10,7 @@ Only what the proxy and the bench's echo server send is supported; anything else
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import trio
@@ -88,6 +88,20 @@ class Reader:
     def chunks(self) -> _Chunks:
         """``async for chunk in reader.chunks()``: the payloads of a chunked body, until its last chunk."""
         return _Chunks(self)
+
+    def payloads(self, head: Head) -> AsyncIterator[bytes]:
+        """A streamed body as it arrives: chunk payloads when chunked, else raw reads until the peer closes
+        (a close-delimited body, RFC 9112 §6.3, as nchan sends its event streams)."""
+        if head.headers.get("transfer-encoding", "").lower() == "chunked":
+            return self.chunks()
+        return self._until_close()
+
+    async def _until_close(self) -> AsyncIterator[bytes]:
+        if self._buf:
+            buffered, self._buf = bytes(self._buf), bytearray()
+            yield buffered
+        while data := await self._stream.receive_some(65536):
+            yield bytes(data)
 
     def take_chunk(self) -> bytes | None:
         """One complete chunk's payload from the buffer (b"" for the last chunk), or None if incomplete."""

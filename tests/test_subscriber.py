@@ -131,5 +131,27 @@ def test_older_frames_forget_their_per_filter_encodings():
     first = broker.publish({"a": view("a", 1), "b": view("b", 1)})
     first.data(), first.data(frozenset({"a"})), first.data(frozenset({"b"}))
     broker.publish({"a": view("a", 2)})
-    assert list(first._cache) == [None]  # the shared unfiltered encoding stays for replays
+    assert list(first._cache) == [(None, "data")]  # the shared unfiltered encoding stays for replays
     assert b'"b"' not in first.data(frozenset({"a"}))  # re-encoded on demand, still correct
+
+
+def test_a_frame_is_pre_framed_once_per_filter_as_an_sse_block_and_an_http_chunk():
+    frame = Frame("delta", "e", 7, "t", {"a": view("a", 1)})
+    event = frame.event()
+    assert event == b'id: e-7\nevent: delta\ndata: {"epoch":"e","seq":7,"asOf":"t","queues":{"a":{"waiting":1}},' \
+                    b'"removed":[]}\n\n'
+    assert frame.chunk() == b"%x\r\n" % len(event) + event + b"\r\n"
+    one, two = (Subscriber(capacity=4, stall_s=10, chunked=True, clock=Clock()) for _ in range(2))
+    for sub in (one, two):
+        sub.offer(frame)
+    assert one.drain()[0] is two.drain()[0] is frame.chunk()  # the same bytes object, written as-is to each
+
+
+def test_a_client_that_is_behind_gets_its_pending_frames_in_one_drain():
+    sub = Subscriber(capacity=10, stall_s=10, chunked=True, clock=Clock())
+    frames = [Frame("delta", "e", n, "t", {"a": view("a", n)}) for n in (1, 2, 3)]
+    for frame in frames:
+        sub.offer(frame)
+    sub.offer_status(b"event: status\ndata: {}\n\n")
+    out = sub.drain()
+    assert out[:3] == [f.chunk() for f in frames] and out[3] == b"18\r\nevent: status\ndata: {}\n\n\r\n"

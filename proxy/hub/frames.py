@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from proxy.contract import json_encode as _encode
+from proxy.sse import encode_event
 from proxy.state.view import QueueView
 
 FrameKind = Literal["snapshot", "delta"]
@@ -28,12 +29,23 @@ def parse_frame_id(text: str) -> tuple[str, int] | None:
     return epoch, int(seq)
 
 
+#: How a frame's bytes are cached: its ``data:`` JSON, its SSE event block, or that block as an HTTP/1.1 chunk.
+Form = Literal["data", "event", "chunk"]
+
+
+def chunk(payload: bytes) -> bytes:
+    """``payload`` as one HTTP/1.1 chunk (RFC 9112 §7.1): hex size, CRLF, payload, CRLF."""
+    return b"%x\r\n%b\r\n" % (len(payload), payload)
+
+
 @dataclass(slots=True, eq=False)
 class Frame:
     """A snapshot or delta. ``views`` maps queue id to its whole view (a delta carries changed queues).
 
-    ``data(only)`` returns the encoded ``data:`` JSON, optionally restricted to a set of queues;
-    encodings are memoised per filter, so N clients with the same filter cost one encode.
+    Its bytes exist once per (frame, filter, form): ``data(only)`` is the encoded ``data:`` JSON,
+    ``event(only)`` the whole SSE block (``id:``/``event:``/``data:``), ``chunk(only)`` that block already
+    framed as an HTTP/1.1 chunk, written as-is to every client of that filter. All are memoised, so N
+    clients with the same filter cost one encode and no copy.
     """
 
     kind: FrameKind
@@ -43,7 +55,7 @@ class Frame:
     views: Mapping[str, QueueView]
     removed: tuple[str, ...] = ()
     upstream: Mapping[str, Any] | None = None
-    _cache: dict[frozenset[str] | None, bytes] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[frozenset[str] | None, Form], bytes] = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
@@ -55,18 +67,39 @@ class Frame:
         return any(q in only for q in self.views) or any(q in only for q in self.removed)
 
     def trim(self) -> None:
-        """Forget the per-filter encodings (kept: the unfiltered one). The broker calls this once a
-        newer frame exists, so a ring of old frames never holds one encoding per client filter."""
-        if len(self._cache) > 1 or (self._cache and None not in self._cache):
-            unfiltered = self._cache.get(None)
+        """Forget every encoding but the unfiltered ``data:`` JSON. The broker calls this once a newer
+        frame exists, so a ring of old frames never holds one encoding per client filter and form."""
+        if len(self._cache) > 1 or (self._cache and (None, "data") not in self._cache):
+            unfiltered = self._cache.get((None, "data"))
             self._cache.clear()
             if unfiltered is not None:
-                self._cache[None] = unfiltered
+                self._cache[None, "data"] = unfiltered
 
     def data(self, only: frozenset[str] | None = None) -> bytes:
-        cached = self._cache.get(only)
-        if cached is not None:
-            return cached
+        cached = self._cache.get((only, "data"))
+        if cached is None:
+            cached = self._cache[only, "data"] = self._encode(only)
+        return cached
+
+    def event(self, only: frozenset[str] | None = None) -> bytes:
+        """The SSE event block for this filter (memoised)."""
+        cached = self._cache.get((only, "event"))
+        if cached is None:
+            cached = self._cache[only, "event"] = self._event(only)
+        return cached
+
+    def chunk(self, only: frozenset[str] | None = None) -> bytes:
+        """The SSE event block as an HTTP/1.1 chunk (memoised; the only form the socket path keeps)."""
+        cached = self._cache.get((only, "chunk"))
+        if cached is None:
+            cached = self._cache[only, "chunk"] = chunk(self._event(only))
+        return cached
+
+    def _event(self, only: frozenset[str] | None) -> bytes:
+        data = self._cache.get((only, "data")) or self._encode(only)
+        return encode_event(data, event=self.kind, id=self.id)
+
+    def _encode(self, only: frozenset[str] | None) -> bytes:
         views: Iterable[QueueView] = self.views.values()
         removed: Iterable[str] = self.removed
         if only is not None:
@@ -79,8 +112,7 @@ class Frame:
             tail = b',"upstream":' + _encode(self.upstream or {}) + b"}"
         else:
             tail = b',"removed":' + _encode(list(removed)) + b"}"
-        encoded = self._cache[only] = head + tail
-        return encoded
+        return head + tail
 
 
 def merge_frames(frames: list[Frame]) -> Frame:

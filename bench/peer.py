@@ -1,0 +1,240 @@
+"""Fan-out side by side with nchan (``queuecast bench --peer nchan``): the same probe drives both servers.
+
+Workload (issue 16): N subscribers on one stream, then ``messages`` messages one every ``interval_s``;
+queuecast runs with ``QC_AGGREGATE_MS=0`` so nothing coalesces. Per server and N: publish → receipt
+p50/p99 over every (client, message), server memory per connection (RSS growth over N), time to
+connect all, and server CPU per delivered client-frame (user + system CPU of the server's processes
+during the messages, over the frames the clients received). Each server runs on its own, never both
+at once, so they do not share the two cores.
+
+nchan is nginx with Debian's ``libnginx-mod-nchan``, started with the anchor's scripts
+(``../shared/anchors/nchan/``, or ``QC_NCHAN_ANCHOR``) as an ordinary process on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]  # no stubs in .venv (types-psutil)
+import trio
+
+from bench.callback import CALLBACK_PATH, signed_body
+from bench.clients import Poster, StreamClient
+from bench.http1 import Event
+from bench.procs import ROOT, start_proxy
+from bench.progress import say
+from bench.stats import summary_ms
+from bench.sustained import connect_all
+from bench.timefmt import iso_ms
+
+ANCHOR = Path(os.environ.get("QC_NCHAN_ANCHOR", ROOT.parent / "shared" / "anchors" / "nchan"))
+QUEUE_UPDATE_TOPIC = "com.genesyscloud.telephony.queue.update"  # the guide's topic (never imported from proxy)
+NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
+
+
+def nchan_unavailable() -> str | None:
+    """Why nchan cannot run here, or None."""
+    if shutil.which("nginx") is None or not NCHAN_MODULE.exists():
+        return "nginx with the nchan module is not installed (apt-get install nginx-light libnginx-mod-nchan)"
+    if not (ANCHOR / "start.sh").exists():
+        return f"no nchan start script at {ANCHOR} (set QC_NCHAN_ANCHOR)"
+    return None
+
+
+@dataclass
+class Server:
+    """A running fan-out server as the probe sees it."""
+
+    name: str
+    url: str
+    sub_path: str
+    pids: Callable[[], list[int]]
+    publish: Callable[[Poster, int], Awaitable[int]]  # message number → HTTP status
+    message_of: Callable[[Event, int], int | None]  # event, seq of the first frame → message number
+    stop: Callable[[], None]
+
+    def processes(self) -> list[psutil.Process]:
+        return [psutil.Process(p) for p in self.pids()]
+
+    def cpu_s(self) -> float:
+        return sum(float(t.user + t.system) for t in (p.cpu_times() for p in self.processes()))
+
+    def rss(self) -> int:
+        return sum(int(p.memory_info().rss) for p in self.processes())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_nchan() -> Server:
+    run = Path(tempfile.mkdtemp(prefix="qc-nchan-"))
+    port = _free_port()
+    subprocess.run([str(ANCHOR / "start.sh"), str(run), str(port), "1"], check=True, capture_output=True)
+    master = int((run / "nginx.pid").read_text())
+
+    def pids() -> list[int]:
+        return [master, *(c.pid for c in psutil.Process(master).children())]
+
+    async def publish(poster: Poster, n: int) -> int:
+        status, _ = await poster.request("POST", "/pub?id=fan", str(n).encode(), {"X-EventSource-Event": "delta"})
+        return status
+
+    def message_of(event: Event, _first: int) -> int | None:
+        return int(event.data) if event.event == "delta" and event.data.isdigit() else None
+
+    def stop() -> None:
+        subprocess.run([str(ANCHOR / "stop.sh"), str(run)], check=False, capture_output=True)
+        shutil.rmtree(run, ignore_errors=True)
+
+    return Server("nchan", f"http://127.0.0.1:{port}", "/sub?id=fan", pids, publish, message_of, stop)
+
+
+def start_queuecast(secret: str) -> Server:
+    child = start_proxy(secret=secret, aggregate_ms=0, max_clients=50_000)
+
+    async def publish(poster: Poster, n: int) -> int:
+        now = iso_ms(time.time_ns() // 1_000_000 + n)  # + n: strictly newer even within one millisecond
+        envelope = {
+            "eventId": f"fan-{n}-{time.time_ns()}", "topic": QUEUE_UPDATE_TOPIC, "timestamp": now,
+            "payload": {"queueState": {"queueId": "fan", "mediaType": "voice", "observedAt": now, "oWaiting": n}},
+        }
+        body, headers = signed_body([envelope], secret)
+        status, _ = await poster.post(body, headers)
+        return status
+
+    def message_of(event: Event, first: int) -> int | None:
+        if event.event != "delta":
+            return None
+        i = event.data.find(b'"seq":')
+        if i < 0:
+            return None
+        j = event.data.find(b",", i)
+        return int(event.data[i + 6: j]) - first
+
+    return Server("queuecast", child.url, "/dashboard-stream", lambda: [child.popen.pid], publish, message_of,
+                  child.stop)
+
+
+async def probe(server: Server, *, subscribers: int, messages: int = 20, interval_s: float = 0.2,
+                parallel: int = 128, first_seq: Callable[[], Awaitable[int]] | None = None) -> dict[str, Any]:
+    """One sitting: connect ``subscribers``, publish ``messages``, measure. Returns the row."""
+    sent_at: dict[int, float] = {}
+    latencies: list[float] = []
+    first = [0]
+
+    def on_event(_client: StreamClient, now: float, event: Event) -> None:
+        n = server.message_of(event, first[0])
+        if n is not None and n in sent_at:
+            latencies.append(now - sent_at[n])
+
+    clients = [StreamClient(server.url, path=server.sub_path, on_event=on_event) for _ in range(subscribers)]
+    poster = Poster(server.url, CALLBACK_PATH)
+    rss0 = server.rss()
+    async with trio.open_nursery() as nursery:
+        t0 = time.perf_counter()
+        await connect_all(clients, nursery, parallel=parallel, timeout_s=120.0)
+        connect_s = time.perf_counter() - t0
+        connected = sum(1 for c in clients if c.status == 200)
+        await trio.sleep(1.0)  # the connection burst settles
+        rss1 = server.rss()
+        if first_seq is not None:
+            first[0] = await first_seq()
+        frames0 = sum(c.frames for c in clients)
+        cpu0 = server.cpu_s()
+        statuses = []
+        for n in range(1, messages + 1):
+            tick = trio.current_time()
+            sent_at[n] = time.time()
+            statuses.append(await server.publish(poster, n))
+            await trio.sleep_until(tick + interval_s)
+        expected = connected * messages
+        with trio.move_on_after(10.0):
+            while len(latencies) < expected:  # noqa: ASYNC110  # counted by the clients' callbacks
+                await trio.sleep(0.05)
+        cpu = server.cpu_s() - cpu0
+        delivered = sum(c.frames for c in clients) - frames0
+        nursery.cancel_scope.cancel()
+    await poster.aclose()
+    lat = summary_ms(latencies)
+    return {
+        "server": server.name, "subscribers": subscribers, "connected": connected,
+        "publish_ok": sum(1 for s in statuses if 200 <= s < 300), "messages": messages,
+        "delivered": len(latencies), "expected": expected, "latency_ms": lat,
+        "connect_all_s": round(connect_s, 2),
+        "memory_per_connection_kb": round((rss1 - rss0) / max(1, connected) / 1024, 2),
+        "server_cpu_s": round(cpu, 3),
+        "cpu_per_client_frame_us": round(cpu / max(1, delivered) * 1e6, 2),
+    }
+
+
+async def side_by_side(*, secret: str, steps: tuple[int, ...], messages: int = 20,
+                       interval_s: float = 0.2) -> dict[str, Any]:
+    """For each N: queuecast then nchan (each alone on the machine), and their ratios (queuecast / nchan)."""
+    reason = nchan_unavailable()
+    rows: list[dict[str, Any]] = []
+    for n in steps:
+        pair: dict[str, Any] = {"subscribers": n}
+        starters: list[tuple[str, Callable[[], Server]]] = [("queuecast", lambda: start_queuecast(secret))]
+        if reason is None:
+            starters.append(("nchan", start_nchan))
+        for name, starter in starters:
+            server = starter()
+            try:
+                first_seq = _proxy_seq(server.url) if name == "queuecast" else None
+                row = await probe(server, subscribers=n, messages=messages, interval_s=interval_s,
+                                  first_seq=first_seq)
+            finally:
+                server.stop()
+            pair[name] = row
+            lat = row["latency_ms"]
+            say(f"  peer {name:>9}: {n:>6} subscribers  p50 {lat['p50']:.0f} ms  p99 {lat['p99']:.0f} ms  "
+                f"{row['memory_per_connection_kb']} KB/conn  connect {row['connect_all_s']} s  "
+                f"{row['cpu_per_client_frame_us']} µs CPU/client-frame  delivered {row['delivered']}/{row['expected']}")
+        if "nchan" in pair:
+            pair["ratios"] = ratios(pair["queuecast"], pair["nchan"])
+            say("  ratios queuecast/nchan: " + "  ".join(f"{k} {v}" for k, v in pair["ratios"].items()))
+        rows.append(pair)
+    return {"workload": {"messages": messages, "interval_s": interval_s, "aggregate_ms": 0},
+            "nchan": "ran" if reason is None else f"skipped: {reason}", "rows": rows}
+
+
+def ratios(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, float | None]:
+    """queuecast / nchan for each figure (below 1 = queuecast better)."""
+
+    def r(a: float, b: float) -> float | None:
+        return round(a / b, 2) if b > 0 else None
+
+    return {
+        "p50": r(ours["latency_ms"]["p50"], peer["latency_ms"]["p50"]),
+        "p99": r(ours["latency_ms"]["p99"], peer["latency_ms"]["p99"]),
+        "memory_per_connection": r(ours["memory_per_connection_kb"], peer["memory_per_connection_kb"]),
+        "connect_all": r(ours["connect_all_s"], peer["connect_all_s"]),
+        "cpu_per_client_frame": r(ours["cpu_per_client_frame_us"], peer["cpu_per_client_frame_us"]),
+    }
+
+
+def _proxy_seq(url: str) -> Callable[[], Awaitable[int]]:
+    """The proxy's current frame seq (from ``/api/v1/queues``): message n is then frame ``seq + n``."""
+
+    async def seq() -> int:
+        poster = Poster(url, "/api/v1/queues")
+        try:
+            status, body = await poster.request("GET", "/api/v1/queues", b"", {})
+        finally:
+            await poster.aclose()
+        i = body.find(b'"seq":')
+        return int(body[i + 6: body.index(b",", i)]) if status == 200 and i >= 0 else 0
+
+    return seq
