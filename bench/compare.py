@@ -15,7 +15,11 @@ Figures (all: lower is better):
 * ``iso_cpu_us_per_frame`` — proxy CPU during the isolated run per delivered client frame (it
   includes the callback that caused the frames);
 * ``callback_cpu_us`` — proxy CPU per single-event callback, closed loop;
-* ``batched_cpu_us_per_event`` — proxy CPU per event in batched callbacks, closed loop.
+* ``batched_cpu_us_per_event`` — proxy CPU per event in batched callbacks, closed loop;
+* ``fanout_cpu_us_per_client_frame`` — proxy CPU per delivered client-frame with a few hundred
+  streams (:func:`bench.fanout.cpu_per_client_frame`): the fan-out path's cost;
+* ``staleness_p99_ms`` — sustained load through the default 500 ms window, a second proxy per
+  round (:func:`bench.sustained.sustained`): event sent → on the probes' boards, p99.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ import trio
 
 from bench import ab, basetree, procs
 from bench.callback import CALLBACK_PATH
+from bench.fanout import cpu_per_client_frame
 from bench.ingest import callback_bodies, closed_loop
 from bench.latency import isolated_latency
 from bench.progress import say
 from bench.stats import percentile
+from bench.sustained import sustained
 from bench.workload import Workload
 
 SECRET = "bench-compare-secret"
@@ -47,20 +53,28 @@ FIGURES: dict[str, str] = {
     "iso_cpu_us_per_frame": "proxy CPU per delivered client frame in the isolated run, callback included (µs)",
     "callback_cpu_us": "proxy CPU per single-event callback, closed loop (µs)",
     "batched_cpu_us_per_event": "proxy CPU per event in batched callbacks, closed loop (µs)",
+    "fanout_cpu_us_per_client_frame": "proxy CPU per delivered client-frame, a few hundred streams (µs)",
+    "staleness_p99_ms": "sustained load, 500 ms window: event sent -> on the board, p99 (ms)",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class RoundShape:
-    """What one side does in one round (defaults: about 10 s per round, 12 rounds in about 2 min on 2 cores)."""
+    """What one side does in one round (defaults: about 16 s per side, 12 rounds in about 6.5 min on 2 cores)."""
 
-    iso_events: int = 300
+    iso_events: int = 200
     listeners: int = 3
     warmup_s: float = 0.3
     single_concurrency: int = 2
     single_s: float = 1.5
     batch: int = 25
     batched_s: float = 1.5
+    fan_clients: int = 300
+    fan_frames: int = 30
+    sustained_rate: float = 1000.0
+    sustained_queues: int = 100
+    sustained_clients: int = 50
+    sustained_s: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +98,8 @@ def parse_figures(text: str) -> tuple[str, ...]:
 
 
 async def measure(side: Side, shape: RoundShape) -> dict[str, float]:
-    """One round of one side: a fresh proxy, the isolated run, then the two closed loops."""
+    """One round of one side: a fresh proxy for the isolated run, the two closed loops and the
+    fan-out CPU (``QC_AGGREGATE_MS=0``), then a fresh one with the default window for the sustained run."""
     proxy = procs.start_proxy(secret=SECRET, aggregate_ms=0, command=side.command, cwd=side.cwd,
                               extra=side.extra_env)
     try:
@@ -98,8 +113,18 @@ async def measure(side: Side, shape: RoundShape) -> dict[str, float]:
                                    seconds=shape.single_s, server=proxy)
         batched = await closed_loop(proxy.url, CALLBACK_PATH, bodies(shape.batch), concurrency=1,
                                     seconds=shape.batched_s, server=proxy)
+        fan_cpu = await cpu_per_client_frame(proxy, secret=SECRET, clients=shape.fan_clients,
+                                             frames=shape.fan_frames)
     finally:
         proxy.stop()
+    windowed = procs.start_proxy(secret=SECRET, aggregate_ms=500, command=side.command, cwd=side.cwd,
+                                 extra=side.extra_env)
+    try:
+        sus = await sustained(windowed, secret=SECRET, rate=shape.sustained_rate, queues=shape.sustained_queues,
+                              clients=shape.sustained_clients, probes=2, seconds=shape.sustained_s, batch=10,
+                              window_ms=500, posters=4, quiet=True)
+    finally:
+        windowed.stop()
     lat = sorted(iso.latencies_s)
     return {
         "iso_p50_ms": percentile(lat, 50) * 1000,
@@ -107,6 +132,8 @@ async def measure(side: Side, shape: RoundShape) -> dict[str, float]:
         "iso_cpu_us_per_frame": iso_cpu / max(1, len(lat)) * 1e6,
         "callback_cpu_us": single.cpu_s / max(1, single.requests) * 1e6,
         "batched_cpu_us_per_event": batched.cpu_s / max(1, batched.events) * 1e6,
+        "fanout_cpu_us_per_client_frame": fan_cpu,
+        "staleness_p99_ms": percentile(sorted(sus.staleness_s), 99) * 1000,
     }
 
 
@@ -121,7 +148,8 @@ async def interleave(base: Side, candidate: Side, *, rounds: int, shape: RoundSh
             values = await measure(side, shape)
             (a if side is base else b).append(values)
         say(f"round {i + 1}/{rounds}: " + "  ".join(
-            f"{k} {a[-1][k]:.2f}->{b[-1][k]:.2f}" for k in ("iso_p50_ms", "callback_cpu_us")))
+            f"{k} {a[-1][k]:.2f}->{b[-1][k]:.2f}" for k in ("iso_p50_ms", "callback_cpu_us",
+                                                         "fanout_cpu_us_per_client_frame")))
     return a, b
 
 

@@ -102,3 +102,42 @@ async def fanout(proxy: Child, *, secret: str, steps: tuple[int, ...], hold_s: f
         "rss_per_client_kb": best["rss_per_client_kb"] if best else None,
         "steps": results,
     }
+
+
+async def cpu_per_client_frame(proxy: Child, *, secret: str, clients: int, frames: int,
+                               spacing_s: float = 0.02, drain_timeout_s: float = 30.0) -> float:
+    """Server CPU per delivered client-frame (µs): ``clients`` streams, ``frames`` single-event
+    callbacks ``spacing_s`` apart (``QC_AGGREGATE_MS=0``: one frame each), proxy CPU from the first
+    callback until every client holds every frame, divided by ``clients × frames``. The callbacks'
+    own cost is in the numerator; with hundreds of clients it is a small share of it."""
+    workload = Workload(4, prefix="fcpu")
+    delivered = 0
+    recording = False
+    all_in = trio.Event()
+
+    def on_event(client: StreamClient, now: float, event: Event) -> None:
+        nonlocal delivered
+        if recording and event.event == "delta":
+            delivered += 1
+            if delivered >= clients * frames:
+                all_in.set()
+
+    streams = [StreamClient(proxy.url, on_event=on_event) for _ in range(clients)]
+    async with trio.open_nursery() as nursery:
+        await connect_all(streams, nursery, parallel=64)
+        await trio.sleep(0.3)  # the connection burst's snapshots are out before the CPU clock starts
+        recording = True
+        poster = Poster(proxy.url, CALLBACK_PATH)
+        cpu0 = proxy.cpu_seconds()
+        try:
+            for k in range(frames):
+                body, headers = signed_body(workload.next(workload.queue_ids[k % 4]).envelope(), secret)
+                await poster.post(body, headers)
+                await trio.sleep(spacing_s)
+        finally:
+            await poster.aclose()
+        with trio.move_on_after(drain_timeout_s):
+            await all_in.wait()
+        cpu = proxy.cpu_seconds() - cpu0
+        nursery.cancel_scope.cancel()
+    return cpu / max(1, delivered) * 1e6

@@ -67,9 +67,15 @@ async def connect_all(clients: list[StreamClient], nursery: trio.Nursery, *, par
 
 async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clients: int, probes: int,
                     seconds: float, batch: int, window_ms: int, queues_per_client: int = 10,
-                    posters: int = 8) -> SustainedResult:
+                    posters: int = 8, quiet: bool = False) -> SustainedResult:
     """Run the section. ``queues_per_client`` > 0 gives each non-probe client a ``?queues=`` filter
-    (a wallboard shows one team's queues; consecutive groups of that many queues); 0 = all queues."""
+    (a wallboard shows one team's queues; consecutive groups of that many queues); 0 = all queues.
+    ``quiet``: no progress lines (the A/B compare runs this every round)."""
+
+    def note(text: str) -> None:
+        if not quiet:
+            say(text)
+
     workload = Workload(queues)
     groups: list[tuple[str, ...] | None] = [None]
     if queues_per_client > 0:
@@ -117,10 +123,10 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
     failures = 0
     sent = 0
     async with trio.open_nursery() as nursery:
-        say(f"  sustained: connecting {clients} SSE clients")
+        note(f"  sustained: connecting {clients} SSE clients")
         await connect_all(streams, nursery)
         refused = sum(1 for c in streams if c.status != 200)
-        say(f"  sustained: {clients - refused} connected; sending {rate:.0f} events/s over {queues} queues "
+        note(f"  sustained: {clients - refused} connected; sending {rate:.0f} events/s over {queues} queues "
             f"in batches of {batch} for {seconds:.0f}s")
         nursery.start_soon(sampler.run)
         sampler.start()
@@ -149,9 +155,10 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
         async with trio.open_nursery() as senders:
             for i in range(posters):
                 senders.start_soon(poster_loop, i)
-            senders.start_soon(_ticker, seconds)
+            if not quiet:
+                senders.start_soon(_ticker, seconds)
         sampler.stop()
-        say(f"  sustained: sent {sent} events ({failures} failed callbacks); waiting for convergence")
+        note(f"  sustained: sent {sent} events ({failures} failed callbacks); waiting for convergence")
         settle_start = time.perf_counter()
         await trio.sleep(window_ms / 1000 + 0.5)
         converged, detail = _check(streams, workload.expected.views(now_ms=_now_ms()))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from typing import Any
 
 import pytest
 
 from bench import ab
 from bench.compare import markdown_table, parse_figures
-from bench.inject import slow_down
+from bench.inject import TARGETS, slow_down
 from bench.procs import ROOT
 
 
@@ -114,14 +116,31 @@ def test_figures_are_parsed_and_unknown_ones_named() -> None:
         parse_figures("iso_p50_ms,nope")
 
 
-def test_the_injected_slowdown_is_the_first_statement_of_handle_callback() -> None:
-    source = (ROOT / "proxy/http/callback.py").read_text()
-    slowed = slow_down(source, 500)
-    body = slowed.split("def handle_callback(", 1)[1]
-    assert body.index("0.0005") < body.index("rt.auth.check")
-    compile(slowed, "callback.py", "exec")
+@pytest.mark.parametrize("kind", sorted(TARGETS))
+def test_the_injected_slowdown_goes_first_in_the_real_target(kind: str) -> None:
+    path, cls, function = TARGETS[kind]
+    source = (ROOT / path).read_text()
+    slowed = slow_down(source, 500, cls=cls, function=function)
+    compile(slowed, str(path), "exec")
+    body = slowed.split(f"def {function}(", 1)[1]
+    spin = body.index("0.0005")
+    # after the signature and docstring, before anything the function did before
+    original = source.split(f"def {function}(", 1)[1]
+    assert body[:spin].count("\n") <= original.count("\n")
+    assert slowed.count("# bench.inject") == 1
 
 
-def test_the_injection_refuses_a_file_it_does_not_recognise() -> None:
-    with pytest.raises(ValueError, match=r"rt\.auth\.check"):
-        slow_down("def handle_callback(rt, raw, headers):\n    return 200, b''\n", 500)
+def test_the_slowed_function_really_spends_the_time() -> None:
+    source = 'class Subscriber:\n    def offer(self, frame):\n        """Doc."""\n        return frame\n'
+    namespace: dict[str, Any] = {}
+    exec(compile(slow_down(source, 3000, cls="Subscriber", function="offer"), "s.py", "exec"), namespace)
+    t0 = time.perf_counter()
+    assert namespace["Subscriber"]().offer(7) == 7  # behaviour kept
+    assert time.perf_counter() - t0 >= 0.003  # a busy-wait cannot return early
+
+
+def test_the_injection_names_a_missing_target() -> None:
+    with pytest.raises(ValueError, match="offer"):
+        slow_down("class Subscriber:\n    pass\n", 500, cls="Subscriber", function="offer")
+    with pytest.raises(ValueError, match="Hub"):
+        slow_down("class Subscriber:\n    pass\n", 500, cls="Hub", function="offer")
