@@ -138,6 +138,8 @@ class Settings:
     keepalive_s: float = 15.0
     #: ``QC_RETRY_MS``: the SSE ``retry:`` sent once per connection. Default 3000 ms.
     retry_ms: int = 3000
+    #: ``QC_HEAD_TIMEOUT_S``: a request head (any route) must arrive whole within this; else cut. Default 10 s.
+    head_timeout_s: float = 10.0
     #: ``QC_CORS_ORIGINS``: comma-separated exact origins allowed to read the stream. Default none.
     cors_origins: tuple[str, ...] = ()
     #: ``QC_STALE_AFTER_S``: upstream status turns ``degraded`` after this long without an event. Default 120 s.
@@ -302,6 +304,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_clients": _int_range(1),
     "keepalive_s": _float_range(0.05),
     "retry_ms": _int_range(0),
+    "head_timeout_s": _float_range(0.1),
     "cors_origins": _csv,
     "stale_after_s": _float_range(0.1),
     "log_level": _log_level,
