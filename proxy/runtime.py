@@ -14,6 +14,7 @@ from typing import Any
 import trio
 
 from proxy.auth.viewer import ViewerGate
+from proxy.cluster.node import Cluster
 from proxy.hub.broker import Broker
 from proxy.hub.memory_broker import MemoryBroker
 from proxy.ingest.dedupe import Deduper
@@ -48,6 +49,8 @@ class Runtime:
     components: tuple[str, ...] = ()
     #: Viewer access control (``QC_VIEWER_JWT_SECRET``): open unless configured.
     viewers: ViewerGate = field(default_factory=lambda: ViewerGate(None))
+    #: The Redis cluster this instance belongs to (``QC_REDIS_URL``); None: one process, in-memory broker.
+    cluster: Cluster | None = None
 
     @property
     def upstream_config(self) -> UpstreamConfig | None:
@@ -71,18 +74,53 @@ class Runtime:
         Raises :class:`~proxy.errors.CrashLoop` when one keeps crashing (the process should stop).
         """
         run = self.supervisor.run
+        if self.cluster is not None:  # the state core runs on the leader only (docs/scale-out.md)
+            self.components = ("status-watchdog", "keepalive", "cluster")
+            async with trio.open_nursery() as nursery:
+                await nursery.start(run, "status-watchdog", self.status.watch)
+                await nursery.start(run, "keepalive", self._keepalive_ticker)
+                await nursery.start(run, "cluster", self.cluster.serve, self._lead)
+                task_status.started()
+            return
         upstream = self.upstream_config
         self.components = ("aggregator", "status-watchdog", "keepalive", "interval-clock",
                            *(("upstream",) if upstream else ()))
         async with trio.open_nursery() as nursery:
-            await nursery.start(run, "aggregator", self.aggregator.serve)
-            await nursery.start(run, "interval-clock", run_interval_clock, self.reducer, self.aggregator.mark,
-                                self.ingestor.platform_now)
+            await self._start_core(nursery)
             await nursery.start(run, "status-watchdog", self.status.watch)
             await nursery.start(run, "keepalive", self._keepalive_ticker)
             if upstream is not None:
                 await nursery.start(run, "upstream", run_upstream, self.sinks(), upstream)
             task_status.started()
+
+    async def _start_core(self, nursery: trio.Nursery) -> None:
+        run = self.supervisor.run
+        await nursery.start(run, "aggregator", self.aggregator.serve)
+        await nursery.start(run, "interval-clock", run_interval_clock, self.reducer, self.aggregator.mark,
+                            self.ingestor.platform_now)
+
+    async def _lead(self) -> None:
+        """While this instance leads the cluster: the aggregator, interval clock, callback intake and
+        upstream (which backfills first); cancelled when the lease is lost. The reducer is emptied then:
+        a later term must not republish what other leaders have since moved on from."""
+        assert self.cluster is not None
+        run = self.supervisor.run
+        upstream = self.upstream_config
+        base = self.components
+        try:
+            async with trio.open_nursery() as nursery:
+                await self._start_core(nursery)
+                await nursery.start(run, "callback-intake", self.cluster.intake.consume, self.ingestor.ingest,
+                                    self.topics, self.cluster.note_applied)
+                if upstream is not None:
+                    await nursery.start(run, "upstream", run_upstream, self.sinks(), upstream)
+                self.components = (*base, "aggregator", "interval-clock", "callback-intake",
+                                   *(("upstream",) if upstream else ()))
+                self.broker.set_status(self.status.body())
+        finally:
+            self.components = base
+            for queue_id in self.reducer.queue_ids():  # a later term starts from the cluster's truth, not this
+                self.reducer.remove(queue_id)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when every component runs (or finished cleanly), the broker is attached and — with
@@ -113,7 +151,9 @@ class Runtime:
 def build_runtime(settings: Settings, *, policy: RestartPolicy | None = None) -> Runtime:
     metrics = Metrics()
     reducer = Reducer()
-    broker = MemoryBroker(ring_size=settings.ring_size, ring_max_views=settings.ring_max_views)
+    cluster = Cluster(settings, metrics.registry) if settings.redis_url is not None else None
+    broker: Broker = cluster.broker if cluster is not None else MemoryBroker(
+        ring_size=settings.ring_size, ring_max_views=settings.ring_max_views)
     aggregator = Aggregator(reducer, broker.publish, window_s=settings.aggregate_s, metrics=metrics)
     status = StatusTracker(stale_after_s=settings.stale_after_s, publish=broker.set_status)
     ingestor = Ingestor(
@@ -138,6 +178,7 @@ def build_runtime(settings: Settings, *, policy: RestartPolicy | None = None) ->
             api_key_header=settings.callback_api_key_header,
         ),
         status=status,
+        cluster=cluster,
         supervisor=Supervisor(policy=policy or RestartPolicy(),
                               on_restart=lambda name: metrics.component_restarts.labels(name).inc()),
     )

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from proxy.contract import json_encode as _encode
-from proxy.errors import InvalidInput
+from proxy.errors import InvalidInput, StoreUnavailable
 from proxy.http.asgi import Receive, Scope, Send, header_map, respond
-from proxy.ingest.envelope import parse_callback
+from proxy.ingest.envelope import InboundEvent, parse_callback
 from proxy.runtime import Runtime
 
 _JSON = ("Content-Type", "application/json")
@@ -33,6 +33,29 @@ def _error(status: int, error: str, message: str, **extra: Any) -> tuple[int, by
 def handle_callback(rt: Runtime, raw: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
     """Authenticate, validate and apply one callback body; returns (status, JSON body). No network I/O:
     it applies the events to the runtime synchronously."""
+    checked = check_callback(rt, raw, headers)
+    if isinstance(checked, tuple):
+        return checked
+    outcomes = rt.ingestor.ingest(checked)
+    return 200, _encode({"received": len(checked), **outcomes})
+
+
+async def handle_cluster_callback(rt: Runtime, raw: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+    """In a cluster: authenticated and validated here, then made durable in Redis (deduplicated
+    cluster-wide) for the leader to apply; 200 only after that, 503 while Redis is unreachable."""
+    assert rt.cluster is not None
+    checked = check_callback(rt, raw, headers)
+    if isinstance(checked, tuple):
+        return checked
+    try:
+        accepted, duplicate = await rt.cluster.intake.accept(raw, checked)
+    except StoreUnavailable:
+        return _error(503, "unavailable", "the cluster's store is unreachable; nothing was accepted, retry")
+    return 200, _encode({"received": len(checked), "accepted": accepted, "duplicate": duplicate})
+
+
+def check_callback(rt: Runtime, raw: bytes, headers: Mapping[str, str]) -> tuple[int, bytes] | list[InboundEvent]:
+    """Authenticate and validate a body: its events, or the (status, JSON body) that refuses it."""
     reason = rt.auth.check(raw, headers)
     if reason is not None:
         return _error(401, "unauthorized", reason)
@@ -40,11 +63,9 @@ def handle_callback(rt: Runtime, raw: bytes, headers: Mapping[str, str]) -> tupl
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         return _error(415, "unsupported_media_type", f"expected application/json, got {mimetype or 'none'!r}")
     try:
-        events = parse_callback(raw, rt.topics)
+        return parse_callback(raw, rt.topics)
     except InvalidInput as exc:
         return _error(400, "invalid", exc.problem, field=exc.field)
-    outcomes = rt.ingestor.ingest(events)
-    return 200, _encode({"received": len(events), **outcomes})
 
 
 class CallbackEndpoint:
@@ -86,4 +107,6 @@ class CallbackEndpoint:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        if self._rt.cluster is not None:
+            return await handle_cluster_callback(self._rt, b"".join(chunks), headers)
         return handle_callback(self._rt, b"".join(chunks), headers)
