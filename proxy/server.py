@@ -1,4 +1,9 @@
-"""Serve the proxy with Hypercorn's trio worker, in-process."""
+"""Serve the proxy on one port: the stream on trio sockets, everything else with Hypercorn's trio worker.
+
+The front (:mod:`proxy.stream.front`) accepts each connection and dispatches on its request line:
+``/dashboard-stream`` goes to :class:`~proxy.stream.connection.StreamConnections`, every other connection
+to Hypercorn with the bytes already read replayed.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,15 @@ from collections.abc import Awaitable, Callable
 
 import trio
 from hypercorn.config import Config, Sockets
-from hypercorn.trio.run import worker_serve
 from hypercorn.utils import wrap_app
 
 from proxy.errors import CrashLoop
 from proxy.http.app import create_app
+from proxy.http.cors import CorsPolicy
 from proxy.runtime import Runtime, build_runtime
 from proxy.settings import Settings
+from proxy.stream.connection import StreamConnections
+from proxy.stream.front import serve_front
 
 log = logging.getLogger("queuecast.proxy")
 
@@ -61,14 +68,16 @@ async def serve(
 
     config = hypercorn_config(settings.host, settings.port)
     sockets = listening_sockets(config, user_timeout_s=settings.client_stall_s)
+    streams = StreamConnections(rt, CorsPolicy(settings.cors_origins))
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(rt.serve)
 
             async def http(*, task_status: trio.TaskStatus[list[str]]) -> None:
-                await worker_serve(wrap_app(app, config.wsgi_max_body_size, None), config, sockets=sockets,
-                                   shutdown_trigger=_shutdown, task_status=task_status)
-                nursery.cancel_scope.cancel()  # Hypercorn is done: so are the components
+                await serve_front(wrap_app(app, config.wsgi_max_body_size, None), config, sockets,
+                                  on_stream=streams.serve, head_timeout_s=settings.head_timeout_s,
+                                  shutdown_trigger=_shutdown, task_status=task_status)
+                nursery.cancel_scope.cancel()  # the server is done: so are the components
 
             binds: list[str] = await nursery.start(http)
             task_status.started(binds[0])
@@ -86,10 +95,11 @@ async def serve(
 def listening_sockets(config: Config, *, user_timeout_s: float) -> Sockets:
     """Bind the listening sockets with ``TCP_USER_TIMEOUT`` set (accepted sockets inherit it).
 
-    Hypercorn shields its socket writes from cancellation, so a client that stops reading would hold
-    its stream's task in ``send_all`` forever. With ``TCP_USER_TIMEOUT`` the kernel aborts a connection
-    whose peer has acknowledged nothing (zero-window probes included) for that long, the write fails,
-    and the stream ends: a stalled client cannot pin memory or a task however it misbehaves.
+    The stream path cuts a socket that has not drained for ``QC_CLIENT_STALL_S`` itself; this is the
+    extra for what it does not own: Hypercorn shields its socket writes from cancellation, so a client
+    that stops reading a response (or a stream served on a Hypercorn keep-alive connection) would hold
+    its task in ``send_all``. With ``TCP_USER_TIMEOUT`` the kernel aborts a connection whose peer has
+    acknowledged nothing (zero-window probes included) for that long.
     """
     sockets = config.create_sockets()
     for sock in (*sockets.insecure_sockets, *sockets.secure_sockets):

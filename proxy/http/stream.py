@@ -1,13 +1,12 @@
-"""``GET /dashboard-stream``: the SSE endpoint, as a plain ASGI handler mounted in front of Quart.
+"""``GET /dashboard-stream`` on a connection Hypercorn already owns: the ASGI fallback of the stream.
 
-Plain ASGI because the stream needs what a framework response hides: a disconnect watcher so no
-task outlives its client, and no per-chunk framework overhead on the fan-out path.
+New connections to the stream are served on the socket path (:mod:`proxy.stream`), which the front
+dispatches on the request line. A browser may still ask for the stream on a keep-alive connection that
+carried another request first; Hypercorn owns that connection, and this plain ASGI handler serves it,
+with the same admission (:func:`proxy.stream.admission.admit`) and the same subscriber behaviour.
 """
 
 from __future__ import annotations
-
-import random
-from urllib.parse import parse_qs
 
 import trio
 
@@ -17,6 +16,7 @@ from proxy.http.cors import CorsPolicy
 from proxy.hub.subscriber import Subscriber
 from proxy.runtime import Runtime
 from proxy.sse import encode_retry
+from proxy.stream.admission import Refusal, StreamRequest, admit, shutdown_retry_ms
 
 
 class StreamEndpoint:
@@ -27,37 +27,19 @@ class StreamEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         rt = self._rt
         settings = rt.settings
-        headers = header_map(scope)
-        origin = headers.get("origin")
-        cors = self._cors.response_headers(origin)
-        if scope["method"] != "GET":
-            await respond(send, 405, [("Allow", "GET, OPTIONS"), *cors])
+        request = StreamRequest(scope["method"], header_map(scope), scope.get("query_string", b"").decode("latin-1"))
+        decision = admit(rt, self._cors, request, lambda only: Subscriber(
+            capacity=settings.client_buffer, stall_s=settings.client_stall_s, only=only))
+        if isinstance(decision, Refusal):
+            await respond(send, decision.status, decision.headers, decision.body)
             return
-        if rt.broker.subscriber_count >= settings.max_clients:
-            rt.metrics.shed.inc()
-            retry_after = str(random.randint(1, 5))  # spread a reconnect storm out
-            body = b'{"error":"overloaded","message":"too many stream clients, retry later"}'
-            await respond(send, 503, [("Retry-After", retry_after), ("Content-Type", "application/json"), *cors],
-                          body)
-            return
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        queues = ",".join(query.get("queues", []))
-        only = frozenset(q for q in queues.split(",") if q) or None
-        last_event_id = headers.get("last-event-id") or (query.get("lastEventId") or [None])[0]
-        subscriber = Subscriber(capacity=settings.client_buffer, stall_s=settings.client_stall_s, only=only)
-        start = rt.broker.attach(subscriber, last_event_id)
-        rt.metrics.sse_starts.labels(start).inc()
+        subscriber = decision.subscriber
         rt.metrics.clients.inc()
         try:
             await send({
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream"),
-                    (b"cache-control", b"no-store"),
-                    (b"x-accel-buffering", b"no"),
-                    *((k.encode(), v.encode()) for k, v in cors),
-                ],
+                "headers": [(k.encode(), v.encode()) for k, v in decision.headers],
             })
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_disconnect, receive, nursery.cancel_scope)
@@ -92,6 +74,9 @@ class StreamEndpoint:
         except SubscriberClosed as closed:
             if closed.reason != "stalled":
                 with trio.move_on_after(1):
+                    if closed.reason == "shutdown":  # reconnects spread: a jittered retry in the last block
+                        last = encode_retry(shutdown_retry_ms(settings.retry_ms))
+                        await send({"type": "http.response.body", "body": last, "more_body": True})
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
             return closed.reason
 

@@ -1,0 +1,189 @@
+"""One ``/dashboard-stream`` connection on a trio socket: h11 reads the request head and writes the
+response head; then the body is the subscriber's pre-framed chunks, written as they are.
+
+Refuses hostile input as Hypercorn does: a head larger than ``MAX_HEAD`` gets 431, a malformed one 400,
+a head not complete by the deadline the front set (slowloris) is cut; other methods get 405. A stream
+ends on the client's close or reset, when its socket has not drained for ``QC_CLIENT_STALL_S`` (our own
+deadline, so the cut does not depend on ``TCP_USER_TIMEOUT``), or at shutdown with a last ``retry:``
+block (jittered) and the end of the chunked body.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import struct
+from http import HTTPStatus
+
+import h11
+import trio
+
+from proxy.errors import SubscriberClosed
+from proxy.hub.frames import chunk
+from proxy.runtime import Runtime
+from proxy.sse import encode_retry
+from proxy.stream.admission import Cors, Refusal, StreamRequest, admit, shutdown_retry_ms
+from proxy.stream.socket_subscriber import SocketSubscriber
+
+log = logging.getLogger("queuecast.stream")
+
+#: Request head limit, as Hypercorn's ``h11_max_incomplete_size`` (16 KiB): beyond it, 431.
+MAX_HEAD = 16 * 1024
+#: Bytes a client may send after its stream request (it has no reason to send any) before it is cut.
+MAX_INBOUND_AFTER_HEAD = 64 * 1024
+LAST_CHUNK = b"0\r\n\r\n"
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class StreamConnections:
+    """Serves stream connections the front hands over (``serve(stream, head_bytes, deadline)``)."""
+
+    def __init__(self, runtime: Runtime, cors: Cors) -> None:
+        self._rt = runtime
+        self._cors = cors
+
+    async def serve(self, stream: trio.SocketStream, received: bytes, deadline: float) -> None:
+        """Serve one connection whose first ``received`` bytes were read by the front; the request head must
+        be complete by ``deadline`` (trio time). Never raises for anything the client does."""
+        try:
+            await self._serve(stream, received, deadline)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+        finally:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+    async def _serve(self, stream: trio.SocketStream, received: bytes, deadline: float) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        conn.receive_data(received)
+        request: h11.Request | None = None
+        with trio.move_on_at(deadline):
+            try:
+                while request is None:
+                    event = conn.next_event()
+                    if event is h11.NEED_DATA:
+                        data = await stream.receive_some(MAX_HEAD)
+                        if not data:
+                            return
+                        conn.receive_data(data)
+                    elif isinstance(event, h11.Request):
+                        request = event
+                    else:
+                        return  # ConnectionClosed before a request
+            except h11.RemoteProtocolError as exc:
+                await _send_error(stream, exc.error_status_hint)
+                return
+        if request is None:
+            return  # the head did not arrive in time: cut, as a slow head is
+        rt = self._rt
+        settings = rt.settings
+        query = request.target.decode("latin-1").partition("?")[2]  # the front checked the path
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers}
+        chunked = request.http_version != b"1.0"
+        sock = stream.socket
+        decision = admit(rt, self._cors, StreamRequest(request.method.decode("latin-1"), headers, query),
+                         lambda only: SocketSubscriber(fd=sock.fileno(), capacity=settings.client_buffer,
+                                                       stall_s=settings.client_stall_s, only=only, chunked=chunked))
+        if isinstance(decision, Refusal):
+            head = conn.send(h11.Response(status_code=decision.status, reason=HTTPStatus(decision.status).phrase,
+                                          headers=[
+                *decision.headers, ("Content-Length", str(len(decision.body))), ("Connection", "close")]))
+            assert head is not None
+            await stream.send_all(head + decision.body)
+            return
+        subscriber = decision.subscriber
+        assert isinstance(subscriber, SocketSubscriber)
+        head = conn.send(h11.Response(status_code=200, reason=b"OK", headers=decision.headers))
+        assert head is not None
+        del conn  # its buffers are not needed for the body
+        rt.metrics.clients.inc()
+        try:
+            reason = await _pump(stream, subscriber, head, retry_ms=settings.retry_ms, stall_s=settings.client_stall_s)
+        finally:
+            rt.broker.detach(subscriber)
+            rt.metrics.clients.dec()
+        subscriber.close(reason)
+        rt.metrics.disconnects.labels(subscriber.closed_reason or reason).inc()
+
+
+async def _pump(stream: trio.SocketStream, sub: SocketSubscriber, head: bytes, *, retry_ms: int,
+                stall_s: float) -> str:
+    """Write the head, then frames until the stream ends; returns why it ended."""
+    frame = chunk if sub.chunked else _bare
+    retry = encode_retry(retry_ms)
+    try:
+        first = sub.drain()
+        # retry: rides in the first event's block (the same bytes as on the ASGI path)
+        out = head + (frame(retry[:-1]) + b"".join(first) if first else frame(retry))
+        sock = stream.socket
+        fd = sock.fileno()
+        inbound = 0
+        while True:
+            if out and not await _write(stream, fd, out, stall_s):
+                _abort(sock)
+                return "stalled"
+            out = b""
+            if sub.ready or sub.has_rest:
+                out = sub.take_rest() + b"".join(sub.drain())
+                continue
+            with trio.CancelScope() as waiting:
+                sub.park(waiting)
+                await trio.lowlevel.wait_readable(sock)
+            sub.unpark()
+            if waiting.cancelled_caught:
+                continue  # woken: something to write, or closed
+            try:
+                data = os.read(fd, 4096)
+            except BlockingIOError:
+                continue
+            if not data:
+                return "client"
+            inbound += len(data)
+            if inbound > MAX_INBOUND_AFTER_HEAD:
+                return "client"
+    except SubscriberClosed as closed:
+        if closed.reason == "shutdown":  # a last, jittered retry so reconnects spread; then the body's end
+            last = frame(encode_retry(shutdown_retry_ms(retry_ms))) + (LAST_CHUNK if sub.chunked else b"")
+            with trio.move_on_after(1):
+                await stream.send_all(last)
+        elif closed.reason == "stalled":
+            _abort(stream.socket)
+        return closed.reason
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        return "client"
+
+
+async def _write(stream: trio.SocketStream, fd: int, data: bytes, stall_s: float) -> bool:
+    """One non-blocking write; the rest (what the socket buffer refused) with ``send_all`` under the stall
+    deadline. False when the socket did not drain in ``stall_s``."""
+    try:
+        sent = os.write(fd, data)
+    except BlockingIOError:
+        sent = 0
+    if sent == len(data):
+        return True
+    with trio.move_on_after(stall_s):
+        await stream.send_all(memoryview(data)[sent:])
+        return True
+    return False
+
+
+def _bare(payload: bytes) -> bytes:
+    return payload
+
+
+def _abort(sock: trio.socket.SocketType) -> None:
+    """Close with RST (SO_LINGER 0): a stalled peer's unsent bytes are dropped now, not kept by the kernel."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+
+
+async def _send_error(stream: trio.SocketStream, status: int) -> None:
+    reason = _REASONS.get(status, b"Bad Request")
+    body = b'{"error":"bad_request"}' if status == 400 else b""
+    with trio.move_on_after(1):
+        await stream.send_all(b"HTTP/1.1 %d %b\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b"
+                              % (status, reason, len(body), body))

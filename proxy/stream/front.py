@@ -1,0 +1,141 @@
+"""One port for everything: accept each connection, read its request head, and dispatch on the request
+line — ``/dashboard-stream`` to the socket path (:mod:`proxy.stream.connection`), every other connection
+to Hypercorn's own trio ``TCPServer`` with the bytes already read replayed, so the callback, the API,
+the wallboard and the metrics stay on Hypercorn and QuartTrio.
+
+This is Hypercorn's ``worker_serve`` (0.17–0.18) with the accept step replaced; Hypercorn has no seam for
+it. Every head, whichever side serves it, must be complete within ``head_timeout_s`` (a slow head is cut
+before anyone parses it), and at most ``MAX_HEAD`` bytes are read before dispatching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+import trio
+from hypercorn.config import Config, Sockets
+from hypercorn.trio.lifespan import Lifespan
+from hypercorn.trio.statsd import StatsdLogger
+from hypercorn.trio.tcp_server import TCPServer
+from hypercorn.trio.worker_context import WorkerContext
+from hypercorn.typing import AppWrapper, ConnectionState, LifespanState
+from hypercorn.utils import ShutdownError, raise_shutdown, repr_socket_addr
+
+from proxy.contract import STREAM_PATH
+from proxy.stream.connection import MAX_HEAD
+
+#: ``serve(stream, bytes_read, head_deadline)`` for a stream connection.
+StreamHandler = Callable[[trio.SocketStream, bytes, float], Awaitable[None]]
+_STREAM_TARGET = STREAM_PATH.encode()
+
+
+def is_stream_request(head: bytes) -> bool:
+    """True when the request line names the stream path (any method: the stream path answers 405 itself)."""
+    line = head.split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    return len(parts) == 3 and parts[1].split(b"?", 1)[0] == _STREAM_TARGET
+
+
+class Replayed(trio.abc.HalfCloseableStream):
+    """A socket stream whose first reads return bytes already read (the front's look at the head).
+
+    Has ``socket`` (Hypercorn reads the peer's address from it) and no ``do_handshake``: Hypercorn takes an
+    ``AttributeError`` there to mean plain TCP.
+    """
+
+    def __init__(self, stream: trio.SocketStream, head: bytes) -> None:
+        self._stream = stream
+        self._head = head
+        self.socket = stream.socket
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self._head:
+            if max_bytes is None or max_bytes >= len(self._head):
+                data, self._head = self._head, b""
+            else:
+                data, self._head = self._head[:max_bytes], self._head[max_bytes:]
+            await trio.lowlevel.checkpoint()
+            return data
+        return bytes(await self._stream.receive_some(max_bytes))
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._stream.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+async def read_head(stream: trio.SocketStream, deadline: float) -> bytes | None:
+    """Read until the end of the request head (or ``MAX_HEAD`` bytes); None if the peer closed or was too slow."""
+    buf = b""
+    with trio.move_on_at(deadline):
+        while b"\r\n\r\n" not in buf and len(buf) <= MAX_HEAD:
+            data = await stream.receive_some(MAX_HEAD + 1)
+            if not data:
+                return None
+            buf += data
+        return buf
+    return None
+
+
+async def serve_front(app: AppWrapper, config: Config, sockets: Sockets, *, on_stream: StreamHandler,
+                      head_timeout_s: float, shutdown_trigger: Callable[[], Awaitable[None]],
+                      task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
+    """Hypercorn's trio worker, with our dispatch in front. Reports the bound URLs through ``task_status``."""
+    if sockets.secure_sockets or sockets.quic_sockets:
+        raise ValueError("the stream front serves plain HTTP only (terminate TLS in front of it)")
+    config.set_statsd_logger_class(StatsdLogger)
+    lifespan_state: LifespanState = {}
+    lifespan = Lifespan(app, config, lifespan_state)
+    context = WorkerContext(None)
+
+    async def handle(stream: trio.SocketStream) -> None:
+        deadline = trio.current_time() + head_timeout_s
+        try:
+            head = await read_head(stream, deadline)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            head = None
+        if head is None:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            return
+        if is_stream_request(head):
+            await on_stream(stream, head, deadline)
+            return
+        await TCPServer(app, config, context, ConnectionState(lifespan_state.copy()),
+                        Replayed(stream, head)).run()  # type: ignore[arg-type]  # duck-typed: a plain stream
+
+    async with trio.open_nursery() as lifespan_nursery:
+        await lifespan_nursery.start(lifespan.handle_lifespan)
+        await lifespan.wait_for_startup()
+        async with trio.open_nursery() as server_nursery:
+            listeners = []
+            binds = []
+            for sock in sockets.insecure_sockets:
+                listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))
+                binds.append(f"http://{repr_socket_addr(sock.family, sock.getsockname())}")
+                await config.log.info(f"Running on {binds[-1]} (CTRL + C to quit)")
+            task_status.started(binds)
+            try:
+                async with trio.open_nursery(strict_exception_groups=True) as nursery:
+                    nursery.start_soon(raise_shutdown, shutdown_trigger)
+                    nursery.start_soon(raise_shutdown, context.terminate.wait)
+                    nursery.start_soon(partial(trio.serve_listeners, handle, listeners,
+                                               handler_nursery=server_nursery))
+                    await trio.sleep_forever()
+            except BaseExceptionGroup as error:
+                _, other_errors = error.split((ShutdownError, KeyboardInterrupt))
+                if other_errors is not None:
+                    raise other_errors from None
+            finally:
+                await context.terminated.set()
+                server_nursery.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
+        await lifespan.wait_for_shutdown()
+        lifespan_nursery.cancel_scope.cancel()
