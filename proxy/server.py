@@ -27,9 +27,11 @@ from proxy.stream.front import serve_front
 log = logging.getLogger("queuecast.proxy")
 
 
-def hypercorn_config(host: str, port: int) -> Config:
+def hypercorn_config(host: str, port: int, *, reuse_port: bool = False) -> Config:
     config = Config()
     config.bind = [f"{host}:{port}"]
+    if reuse_port:  # Hypercorn sets SO_REUSEPORT on what it binds exactly when it runs several workers
+        config.workers = 2
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 75
@@ -49,13 +51,15 @@ async def serve(
     *,
     runtime: Runtime | None = None,
     shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    reuse_port: bool = False,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the proxy until ``shutdown_trigger`` returns (or until cancelled).
 
     Reports the base URL (``http://host:port``) through ``task_status`` once bound. The runtime's
     components run beside Hypercorn (not in the app's lifespan, where a crash would only be logged):
-    a :class:`~proxy.errors.CrashLoop` stops the server and is raised from here. On shutdown, every
+    a :class:`~proxy.errors.CrashLoop` stops the server and is raised from here. ``reuse_port`` binds with
+    ``SO_REUSEPORT`` (``queuecast proxy --workers N``: N processes on one port). On shutdown, every
     stream is ended cleanly first, so Hypercorn's graceful close does not wait on them.
     """
     rt = runtime or build_runtime(settings)
@@ -66,7 +70,7 @@ async def serve(
         await trigger()
         rt.broker.close_all("shutdown")
 
-    config = hypercorn_config(settings.host, settings.port)
+    config = hypercorn_config(settings.host, settings.port, reuse_port=reuse_port)
     sockets = listening_sockets(config, user_timeout_s=settings.client_stall_s)
     streams = StreamConnections(rt, CorsPolicy(settings.cors_origins))
     try:
