@@ -212,3 +212,93 @@ async def test_a_stream_closed_while_its_headers_are_sent_ends_cleanly():
         await StreamEndpoint(rt, CorsPolicy(()))(scope, receive, send)
     assert sent[0]["status"] == 200 and rt.broker.subscriber_count == 0
     assert 'queuecast_sse_disconnects_total{reason="shutdown"} 1.0' in rt.metrics.render().decode()
+
+
+async def raw_exchange(url: str, request: bytes, *, within: float = 5.0) -> bytes:
+    """Send ``request`` on a fresh connection and read until the server closes it."""
+    host, port = url.removeprefix("http://").split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    out = b""
+    async with stream:
+        await stream.send_all(request)
+        with trio.fail_after(within):
+            while data := await stream.receive_some(65536):
+                out += data
+    return out
+
+
+async def test_the_stream_path_refuses_hostile_heads_and_keeps_serving(proxy, client):
+    url = proxy.url
+    too_big = b"GET /dashboard-stream HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"a" * 20_000 + b"\r\n\r\n"
+    assert (await raw_exchange(url, too_big)).startswith(b"HTTP/1.1 431 ")
+    bad = b"GET /dashboard-stream HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"
+    assert (await raw_exchange(url, bad)).startswith(b"HTTP/1.1 400 ")
+    for method in (b"HEAD", b"POST", b"DELETE"):
+        head = method + b" /dashboard-stream HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        answer = await raw_exchange(url, head)
+        assert answer.startswith(b"HTTP/1.1 405 ") and b"Allow: GET, OPTIONS" in answer, method
+    junk = await raw_exchange(url, b"\x16\x03\x01 garbage\r\n\r\n")  # not a request line: Hypercorn's 400
+    assert junk.startswith(b"HTTP/1.1 400")
+    async with open_stream(client) as (_, reader):  # the service goes on for everyone else
+        assert (await reader.next()).event == "snapshot"
+
+
+async def test_a_slow_request_head_is_cut_at_the_head_deadline(start_proxy):
+    p = await start_proxy(head_timeout_s=1.0)
+    host, port = p.url.removeprefix("http://").split(":")
+    for target in (b"/dashboard-stream", b"/healthz"):  # both sides of the front
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            t0 = trio.current_time()
+            with trio.fail_after(5):
+                for byte in b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n":  # a byte every 0.1 s, never finishing
+                    try:
+                        await stream.send_all(bytes([byte]))
+                    except trio.BrokenResourceError:
+                        break
+                    await trio.sleep(0.1)
+                    if trio.current_time() - t0 > 1.5:
+                        break
+                with pytest.raises(trio.BrokenResourceError):
+                    while await stream.receive_some(1024):
+                        pass
+                    raise trio.BrokenResourceError  # closed cleanly: cut all the same
+            assert trio.current_time() - t0 < 3
+
+
+async def test_cors_preflight_on_the_stream_route(start_proxy):
+    p = await start_proxy(cors_origins=("https://board.example",))
+    allowed = await raw_exchange(p.url, b"OPTIONS /dashboard-stream HTTP/1.1\r\nHost: x\r\n"
+                                        b"Origin: https://board.example\r\nAccess-Control-Request-Method: GET\r\n\r\n")
+    assert allowed.startswith(b"HTTP/1.1 204 ") and b"Access-Control-Allow-Origin: https://board.example" in allowed
+    assert b"Last-Event-ID" in allowed
+    refused = await raw_exchange(p.url, b"OPTIONS /dashboard-stream HTTP/1.1\r\nHost: x\r\n"
+                                        b"Origin: https://evil.example\r\nAccess-Control-Request-Method: GET\r\n\r\n")
+    assert refused.startswith(b"HTTP/1.1 403 ") and b"Access-Control-Allow-Origin" not in refused
+
+
+async def test_shutdown_sends_a_jittered_retry_then_ends_the_chunked_body(start_proxy):
+    p = await start_proxy(retry_ms=1000)
+    host, port = p.url.removeprefix("http://").split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        await stream.send_all(b"GET /dashboard-stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = b""
+        with trio.fail_after(5):
+            while b"event: status" not in out:
+                out += await stream.receive_some(65536)
+            p.stop.set()
+            while data := await stream.receive_some(65536):
+                out += data
+    assert out.endswith(b"\r\n0\r\n\r\n")  # a proper end of the chunked body, then close
+    last = out[: -len(b"\r\n0\r\n\r\n")].rsplit(b"\r\n", 2)[-1]
+    assert last.startswith(b"retry: ") and 1000 <= int(last.split()[1]) <= 4000
+
+
+async def test_a_stream_asked_for_on_a_hypercorn_keep_alive_connection_is_served_too(client, proxy):
+    assert (await client.get("/healthz")).status_code == 200  # this connection now belongs to Hypercorn
+    async with open_stream(client) as (_, reader):  # httpx reuses it: the ASGI fallback serves the stream
+        assert (await reader.next()).event == "snapshot"
+        await post_callback(client, envelope("q9", oWaiting=2))
+        _, data = await reader.next_json()
+        assert data["queues"]["q9"]["waiting"] == 2

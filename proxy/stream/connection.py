@@ -90,7 +90,7 @@ class StreamConnections:
                                           headers=[
                 *decision.headers, ("Content-Length", str(len(decision.body))), ("Connection", "close")]))
             assert head is not None
-            await stream.send_all(head + decision.body)
+            await _send_and_close(stream, head + decision.body)
             return
         subscriber = decision.subscriber
         assert isinstance(subscriber, SocketSubscriber)
@@ -184,6 +184,17 @@ def _abort(sock: trio.socket.SocketType) -> None:
 async def _send_error(stream: trio.SocketStream, status: int) -> None:
     reason = _REASONS.get(status, b"Bad Request")
     body = b'{"error":"bad_request"}' if status == 400 else b""
+    await _send_and_close(stream, b"HTTP/1.1 %d %b\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b"
+                          % (status, reason, len(body), body))
+
+
+async def _send_and_close(stream: trio.SocketStream, response: bytes) -> None:
+    """Send a final response, then a lingering close (RFC 9112 §9.6): stop writing and read off what the
+    client still sends for a moment, so unread input does not turn the close into a reset that destroys
+    the response before the client reads it."""
     with trio.move_on_after(1):
-        await stream.send_all(b"HTTP/1.1 %d %b\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b"
-                              % (status, reason, len(body), body))
+        await stream.send_all(response)
+        await stream.send_eof()
+        drained = 0
+        while drained < MAX_INBOUND_AFTER_HEAD and (data := await stream.receive_some(MAX_HEAD)):
+            drained += len(data)
