@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import start_sim  # noqa: F401  # the simulator fixture, for the process tests
 
-def _free_port() -> int:
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -29,7 +31,7 @@ class RedisServer:
     def __init__(self, binary: str, workdir: Path, *, password: str | None = None) -> None:
         self.binary = binary
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
