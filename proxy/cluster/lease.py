@@ -101,7 +101,7 @@ class Lease:
         self.leading = True
         self._metrics.leader.set(1)
         renewed = self._clock()
-        end = "lost"
+        end = "stopped"  # cancelled from outside: shutdown
         log.info("leading the cluster (fencing token %s)", self.token)
         try:
             async with trio.open_nursery() as nursery:
@@ -114,6 +114,7 @@ class Lease:
                         if _contains(exc, CrashLoop):
                             raise
                         if _contains(exc, Deposed):
+                            end = "lost"
                             log.warning("deposed: a fenced write was refused")
                         else:
                             end = "crashed"
@@ -127,6 +128,7 @@ class Lease:
                         await trio.sleep(period)
                         try:
                             if not await self.renew():
+                                end = "lost"
                                 log.warning("the lease was taken over: stepping down")
                                 break
                             renewed = self._clock()
@@ -135,6 +137,7 @@ class Lease:
                             self._metrics.errors.labels("lease").inc()
                             if self._clock() < deadline:
                                 continue
+                    end = "lost"
                     log.warning("lease not renewed for %.1f s: stepping down", 0.7 * self.ttl_s)
                     break
                 nursery.cancel_scope.cancel()
@@ -142,10 +145,10 @@ class Lease:
             self.leading = False
             self._metrics.leader.set(0)
             self._metrics.terms.labels(end).inc()
-        if end != "lost":
-            with trio.move_on_after(1.0) as scope:
-                scope.shield = True
-                try:
-                    await self.release()
-                except StoreUnavailable:
-                    pass
+            if end != "lost":  # still ours: hand it over now rather than after it expires
+                with trio.move_on_after(1.0) as scope:
+                    scope.shield = True
+                    try:
+                        await self.release()
+                    except StoreUnavailable:
+                        pass
