@@ -57,6 +57,12 @@ class Lease:
         self.token: int | None = None
         self.leading = False
         self.terms = 0
+        self._resigned = trio.Event()
+
+    def resign(self) -> None:
+        """Stop contending (shutdown): a leader releases the lease at once, so a follower takes over while
+        this instance still drains its clients."""
+        self._resigned.set()
 
     @property
     def _ttl_ms(self) -> str:
@@ -86,7 +92,7 @@ class Lease:
         the lease is lost, not renewed in time, or when ``leadership`` itself returns or raises)."""
         period = self.ttl_s / 4
         task_status.started()
-        while True:
+        while not self._resigned.is_set():
             try:
                 won = await self.acquire()
             except StoreUnavailable:
@@ -94,7 +100,9 @@ class Lease:
                 won = False
             if won:
                 await self._lead(leadership, period)
-            await trio.sleep(period)
+            with trio.move_on_after(period):
+                await self._resigned.wait()
+        await trio.sleep_forever()
 
     async def _lead(self, leadership: Leadership, period: float) -> None:
         self.terms += 1
@@ -125,7 +133,10 @@ class Lease:
                 while True:
                     deadline = renewed + 0.7 * self.ttl_s
                     with trio.move_on_at(deadline):
-                        await trio.sleep(period)
+                        with trio.move_on_after(period):
+                            await self._resigned.wait()
+                        if self._resigned.is_set():
+                            break
                         try:
                             if not await self.renew():
                                 end = "lost"

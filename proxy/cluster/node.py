@@ -51,7 +51,8 @@ class Cluster:
         async with open_store(self._url) as redis:
             self.broker.redis = redis
             self.intake.redis = redis
-            self.lease = Lease(redis, self.keys, ttl_s=self._ttl_s, metrics=self.metrics, owner=self.owner)
+            self.lease = lease = Lease(redis, self.keys, ttl_s=self._ttl_s, metrics=self.metrics, owner=self.owner)
+            self.broker.on_close = lambda reason: lease.resign() if reason == "shutdown" else None
             try:
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self.broker.serve)

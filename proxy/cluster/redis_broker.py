@@ -105,6 +105,8 @@ class RedisBroker:
         #: The newest callback stream id the leader applied (its effects are in the next frame published).
         self.callbacks_applied = b""
         self._outbox_ready = trio.Event()
+        #: Called by :meth:`close_all` with its reason (the cluster resigns its lease on ``shutdown``).
+        self.on_close: Callable[[str], None] = lambda reason: None
         self.frames_published = 0
         self.frames_read = 0
         self.resyncs = 0
@@ -192,6 +194,8 @@ class RedisBroker:
             subscriber.offer_keepalive(now, idle_s)
 
     def close_all(self, reason: str) -> None:
+        """End every stream (the server calls this when it shuts down: ``on_close`` then resigns the lease)."""
+        self.on_close(reason)
         for subscriber in list(self._subscribers):
             subscriber.close(reason)
         self._subscribers.clear()
