@@ -5,10 +5,11 @@ VENV_LOAD := .venv-load
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint typecheck pytest bench bench-check bench-compare load clean
+.PHONY: help demo demo-cluster test lint typecheck pytest bench bench-check bench-compare load clean
 
 help:
 	@echo "make demo         simulator + proxy + wallboard in one process (prints the URL)"
+	@echo "make demo-cluster Redis + simulator + three clustered proxies (needs redis-server); kill the leader"
 	@echo "make test         lint, mypy --strict and the whole test suite"
 	@echo "make bench        the full benchmark; writes bench/results/"
 	@echo "make bench-check  a reduced bench and the regression gate against bench/baseline.json"
@@ -23,6 +24,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/queuecast demo
+
+demo-cluster: $(STAMP)
+	$(BIN)/python -m queuecast.demo_cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check proxy simulator bench queuecast scenarios tests
