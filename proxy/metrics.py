@@ -58,6 +58,13 @@ class Metrics:
             "Notifications frames by outcome (applied, control, invalid, ignored, unfollowed)",
             ["outcome"], registry=r,
         )
+        self.upstream_events = Counter(
+            "queuecast_upstream_events",
+            "What the upstream did about its platform: token_refresh, token_refresh_failed, token_refused (401, "
+            "retried with a new token), rate_limited (429, waited out), reconnect, heartbeat_timeout, "
+            "socket_replaced (socket_closing), handover, resubscribed (no_longer_subscribed), backfill",
+            ["event"], registry=r,
+        )
         self.capped_waits = Counter(
             "queuecast_platform_wait_capped", "Retry-After / inin-ratelimit-reset values capped at 300 s", ["header"],
             registry=r,

@@ -66,7 +66,8 @@ class Runtime:
         return Sinks(observations=self.ingestor, status=self.status,
                      count_frame=lambda outcome: m.upstream_frames.labels(outcome).inc(),
                      count_capped=lambda header: m.capped_waits.labels(header).inc(),
-                     count_request=m.platform_request)
+                     count_request=m.platform_request,
+                     count_event=lambda event: m.upstream_events.labels(event).inc())
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run every component under the supervisor until cancelled.

@@ -10,7 +10,7 @@ times; the last 429 is returned to the caller.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 
 import httpx
 
@@ -19,8 +19,11 @@ from proxy.auth.token import TokenManager
 
 
 class PlatformAuth(httpx.Auth):
-    def __init__(self, tokens: TokenManager, limiter: RateLimiter, *, max_429_retries: int = 5) -> None:
+    def __init__(self, tokens: TokenManager, limiter: RateLimiter, *, max_429_retries: int = 5,
+                 on_retry: Callable[[int], None] | None = None) -> None:
+        """``on_retry`` is called with the status (401 or 429) of each answer that is retried."""
         self.tokens = tokens
+        self._on_retry = on_retry
         self.limiter = limiter
         self.max_429_retries = max_429_retries
         self.retried_401 = 0
@@ -42,11 +45,15 @@ class PlatformAuth(httpx.Auth):
             if response.status_code == 401 and not refreshed:
                 refreshed = True
                 self.retried_401 += 1
+                if self._on_retry is not None:
+                    self._on_retry(401)
                 self.tokens.invalidate(token)
                 token = await self.tokens.token()
                 continue
             if response.status_code == 429 and throttled < self.max_429_retries:
                 throttled += 1
                 self.retried_429 += 1
+                if self._on_retry is not None:
+                    self._on_retry(429)
                 continue  # observe() blocked the token for Retry-After; acquire() waits it out
             return

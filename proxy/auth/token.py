@@ -74,7 +74,8 @@ class TokenManager:
 
     ``http`` is used for the token endpoint only (its own auth is bypassed with Basic credentials).
     ``on_capped`` is called with ``"retry-after"`` each time the endpoint asks for a longer wait
-    than :data:`~proxy.auth.ratelimit.MAX_WAIT_S`.
+    than :data:`~proxy.auth.ratelimit.MAX_WAIT_S`; ``on_refresh`` after each token request, with
+    whether it brought a token.
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class TokenManager:
         backoff: Backoff | None = None,
         clock: Callable[[], float] = trio.current_time,
         on_capped: OnCapped | None = None,
+        on_refresh: Callable[[bool], None] | None = None,
     ) -> None:
         self._http = http
         self._token_url = token_url
@@ -99,6 +101,7 @@ class TokenManager:
         self._backoff = backoff or Backoff(initial_s=1.0, max_s=60.0)
         self._clock = clock
         self._on_capped = on_capped
+        self._on_refresh = on_refresh
         self._lock = trio.Lock()
         self._token: AccessToken | None = None
         self._fatal: AuthError | None = None
@@ -157,6 +160,8 @@ class TokenManager:
         try:
             new = await self._fetch()
         except AuthError as exc:
+            if self._on_refresh is not None:
+                self._on_refresh(False)
             if exc.fatal:
                 self._fatal = exc
                 self._token = None
@@ -172,6 +177,8 @@ class TokenManager:
                 return old
             log.warning("token request failed (%s); next attempt in %.1f s", exc, self.retry_at - now)
             raise
+        if self._on_refresh is not None:
+            self._on_refresh(True)
         self._backoff.reset()
         self.retry_at = -math.inf
         self.last_error = None

@@ -174,6 +174,7 @@ class Lane:
                 self._report("live")
                 reason = await self._supervise(sock)
                 self.stats.reconnects += 1
+                self._ctx.sinks.count_event("reconnect")
                 self._report("degraded", detail=f"{reason}; reconnecting")
                 await trio.sleep(self._backoff.next())
 
@@ -202,6 +203,7 @@ class Lane:
                     return "socket closed"
                 if kind == "heartbeat":
                     self.stats.heartbeat_timeouts += 1
+                    self._ctx.sinks.count_event("heartbeat_timeout")
                     return "no heartbeat"
                 if kind == "closing":
                     sock = await self._replace(sock)
@@ -210,6 +212,7 @@ class Lane:
                         self._ctx.tokens.invalidate(token)
                     sock = await self._handover(sock)
                 elif kind == "unsubscribed":
+                    self._ctx.sinks.count_event("resubscribed")
                     await self._channels.resubscribe(ch, self.topics)
                     await self._backfill()
                 else:  # the timer, or "topics"
@@ -284,6 +287,7 @@ class Lane:
         self.socket = new
         self._retire(old)
         self.stats.replacements += 1
+        self._ctx.sinks.count_event("socket_replaced")
         await self._backfill()
         return new
 
@@ -295,6 +299,7 @@ class Lane:
         await self._backfill()
         self._retire(old)
         self.stats.handovers += 1
+        self._ctx.sinks.count_event("handover")
         self._retry_at = -math.inf
         self._report("live")
         return new
@@ -313,6 +318,7 @@ class Lane:
             if qid not in self._followed:
                 sink.remove_queue(qid)
         self.stats.backfills += 1
+        self._ctx.sinks.count_event("backfill")
 
     def feed(self, raw: str | bytes) -> FrameOutcome:
         """Handle one frame as if the current socket had read it; returns (and counts) its outcome.

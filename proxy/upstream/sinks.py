@@ -16,6 +16,10 @@ from typing import Literal, Protocol
 from proxy.state.observation import QueueObservation
 from proxy.upstream.status import StatusSink
 
+#: What the upstream did about its platform (``queuecast_upstream_events_total{event}``).
+UpstreamEvent = Literal["token_refresh", "token_refresh_failed", "token_refused", "rate_limited", "reconnect",
+                        "heartbeat_timeout", "socket_replaced", "handover", "resubscribed", "backfill"]
+
 #: What became of one Notifications frame (``queuecast_upstream_frames_total{outcome}``).
 FrameOutcome = Literal["applied", "control", "invalid", "ignored", "unfollowed"]
 
@@ -62,3 +66,5 @@ class Sinks:
     count_capped: Callable[[str], None] = _ignore
     #: Called once per platform API request (argument: the call, e.g. ``observations_query``).
     count_request: Callable[[str], None] = _ignore
+    #: Called once per :data:`UpstreamEvent` (a token refreshed, a socket replaced, a 429 waited out, ...).
+    count_event: Callable[[UpstreamEvent], None] = _ignore
