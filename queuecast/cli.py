@@ -107,6 +107,9 @@ def proxy_main(argv: list[str]) -> int:
     )
     parser.add_argument("--host", help="interface to bind (QC_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port, 0 for any free one (QC_PORT, default 8080)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run N proxy processes on one port (SO_REUSEPORT); needs QC_REDIS_URL (docs/scale-out.md)")
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set by --workers for each
     args = parser.parse_args(argv)
 
     import dataclasses
@@ -128,10 +131,20 @@ def proxy_main(argv: list[str]) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = dataclasses.replace(settings, **overrides)
     configure_logging(settings.log_level)
+    if args.workers != 1:
+        from proxy.cluster.workers import check_workers, run_workers
+
+        try:
+            check_workers(settings, args.workers)
+        except ConfigError as exc:
+            print(f"queuecast proxy: configuration error: {exc}", file=sys.stderr)
+            return 2
+        return run_workers(settings, args.workers)
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:
-            url = await nursery.start(functools.partial(serve, settings, shutdown_trigger=wait_for_signal))
+            url = await nursery.start(functools.partial(serve, settings, shutdown_trigger=wait_for_signal,
+                                                        reuse_port=args.reuse_port))
             print(f"queuecast proxy listening on {url}  (wallboard: {url}/, stream: {url}/dashboard-stream)",
                   flush=True)
 
