@@ -145,3 +145,28 @@ async def test_redis_outage_keeps_clients_and_answers_callbacks_503_then_recover
                 event = await reader.next(within=10)
                 if "q1" in json.loads(event.data)["queues"] and json.loads(event.data)["queues"]["q1"]["waiting"] == 7:
                     break
+
+
+async def test_a_password_protected_redis_works_and_the_password_is_never_shown(
+    start_proxy: StartProxy, tmp_path: Any, caplog: Any,
+) -> None:
+    import logging
+
+    from tests.cluster.conftest import RedisServer, redis_binary
+
+    password = "s3cret-redis-pass"
+    server = RedisServer(redis_binary(), tmp_path, password=password)
+    server.start()
+    try:
+        caplog.set_level(logging.DEBUG)
+        proxies = await start_cluster(start_proxy, server, 1)
+        async with httpx.AsyncClient(base_url=proxies[0].url) as c:
+            r = await post_callback(c, envelope("q1", oWaiting=2))
+            assert r.status_code == 200 and r.json()["accepted"] == 1
+            texts = [(await c.get(path)).text for path in ("/metrics", "/readyz", "/api/v1/queues")]
+        server.stop()  # and an outage: its log lines must not carry the URL either
+        await until(lambda: not proxies[0].runtime.broker.attached)
+        assert password not in caplog.text and all(password not in t for t in texts)
+        assert "***@127.0.0.1" in caplog.text  # the join line shows where, not how
+    finally:
+        server.stop()
