@@ -8,6 +8,7 @@ what is true now (components up, upstream not down, broker attached).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,8 @@ class Runtime:
         assert self.cluster is not None
         run = self.supervisor.run
         upstream = self.upstream_config
+        if upstream is not None:  # the token is the cluster's: a new leader adopts its predecessor's
+            upstream = dataclasses.replace(upstream, token_store=self.cluster.token_store)
         base = self.components
         try:
             async with trio.open_nursery() as nursery:

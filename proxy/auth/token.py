@@ -8,7 +8,9 @@ Contract (DESIGN 4, platform reference §1):
 - A token is refreshed once its remaining lifetime drops below the grace (``QC_TOKEN_GRACE_S``),
   never later than at 90 % of its lifetime, and never before half of it (a 5-minute token with a
   300 s grace would otherwise be refreshed on every call).
-- Single flight: however many callers need a token at once, one request goes out.
+- Single flight: however many callers need a token at once, one request goes out. With a
+  :class:`TokenStore` (a Redis cluster) that holds across instances: a fresh stored token is adopted,
+  and a refresh lock lets one instance ask while the others wait for what it stores.
 - A failed refresh while the old token is still valid keeps the old token and retries after a
   jittered exponential backoff (``Retry-After`` of a 429/503 is honoured as a floor, capped at
   :data:`~proxy.auth.ratelimit.MAX_WAIT_S`; each capped value is counted in ``capped``).
@@ -19,10 +21,13 @@ Contract (DESIGN 4, platform reference §1):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 import msgspec
@@ -30,7 +35,7 @@ import trio
 
 from proxy.auth.backoff import Backoff
 from proxy.auth.ratelimit import OnCapped, retry_after_s
-from proxy.errors import AuthError
+from proxy.errors import AuthError, StoreUnavailable
 from proxy.settings import Secret
 
 log = logging.getLogger("queuecast.upstream.token")
@@ -69,6 +74,25 @@ class _OAuthError(msgspec.Struct):
     error_description: str = ""
 
 
+class TokenStore(Protocol):
+    """Where instances of one cluster share the token (``proxy/cluster/token_store.py``): the token and its
+    wall-clock times, and a refresh lock so that one token request is made per cluster per refresh. Never
+    the client secret. Every method may raise :class:`~proxy.errors.StoreUnavailable` (then this process
+    fetches on its own: a token matters more than sharing it)."""
+
+    async def load(self) -> tuple[str, float, float] | None:
+        """``(value, issued_at, expires_at)`` in epoch seconds, or None."""
+        ...
+
+    async def save(self, value: str, issued_at: float, expires_at: float) -> None: ...
+
+    async def lock(self, ttl_s: float) -> bool:
+        """Take the refresh lock for at most ``ttl_s``; False when another instance holds it."""
+        ...
+
+    async def unlock(self) -> None: ...
+
+
 class TokenManager:
     """Owns the current token. Share one per process; :meth:`token` is safe to call from any task.
 
@@ -91,7 +115,12 @@ class TokenManager:
         clock: Callable[[], float] = trio.current_time,
         on_capped: OnCapped | None = None,
         on_refresh: Callable[[bool], None] | None = None,
+        store: TokenStore | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        self._store = store
+        self._wall = wall
+        self._refused: str | None = None  # a token the platform refused: never adopted from the store
         self._http = http
         self._token_url = token_url
         self._client_id = client_id
@@ -111,6 +140,8 @@ class TokenManager:
         self.requests = 0
         """Token requests sent so far (observability and tests)."""
         self.last_error: str | None = None
+        self.shared = 0
+        """Tokens adopted from the cluster's store instead of requested."""
         self.capped = 0
         """``Retry-After`` values of the token endpoint cut to the cap so far."""
 
@@ -156,9 +187,58 @@ class TokenManager:
                 await trio.sleep_until(self.retry_at)
             return await self._refresh(old)
 
+    async def _shared(self, old: AccessToken | None) -> AccessToken | None:
+        """A fresh token another instance stored (None: none, not fresh, or the store is away)."""
+        assert self._store is not None
+        try:
+            found = await self._store.load()
+        except StoreUnavailable:
+            return None
+        if found is None or (old is not None and found[0] == old.value) or found[0] == self._refused:
+            return None
+        value, issued_wall, expires_wall = found
+        now, wall = self._clock(), self._wall()
+        lifetime = expires_wall - issued_wall
+        token = AccessToken(value=value, generation=self._generation + 1, issued_at=now - (wall - issued_wall),
+                            expires_at=now + (expires_wall - wall),
+                            refresh_at=now + (expires_wall - wall) - refresh_lead_s(lifetime, self.grace_s))
+        if not self._fresh(token, now):
+            return None
+        self._generation += 1
+        self.shared += 1
+        log.info("adopted the cluster's access token (generation %d, %.0f s left)", token.generation,
+                 token.expires_at - now)
+        return token
+
+    async def _fetch_shared(self, old: AccessToken | None) -> AccessToken:
+        """With a store: adopt its token if fresh; else take the refresh lock and fetch (and store), or wait
+        for the instance that holds the lock and adopt what it stores."""
+        store = self._store
+        assert store is not None
+        for _ in range(int(2 * self._timeout_s / 0.25)):
+            shared = await self._shared(old)
+            if shared is not None:
+                return shared
+            try:
+                locked = await store.lock(self._timeout_s + 5)
+            except StoreUnavailable:
+                return await self._fetch()
+            if locked:
+                try:
+                    new = await self._fetch()
+                    with contextlib.suppress(StoreUnavailable):
+                        wall = self._wall()
+                        await store.save(new.value, wall, wall + new.lifetime_s)
+                    return new
+                finally:
+                    with contextlib.suppress(StoreUnavailable):
+                        await store.unlock()
+            await trio.sleep(0.25)  # another instance is asking the platform: wait for its token
+        return await self._fetch()
+
     async def _refresh(self, old: AccessToken | None) -> AccessToken:
         try:
-            new = await self._fetch()
+            new = await (self._fetch() if self._store is None else self._fetch_shared(old))
         except AuthError as exc:
             if self._on_refresh is not None:
                 self._on_refresh(False)
@@ -191,6 +271,7 @@ class TokenManager:
         """The platform refused ``token`` (401 ``bad.credentials``, ``token_revoked``): fetch a new one
         on the next call. A stale report about an already replaced token changes nothing."""
         if self._token is not None and self._token.generation == token.generation:
+            self._refused = token.value
             log.warning("access token generation %d was refused by the platform; fetching a new one",
                         token.generation)
             self._token = None

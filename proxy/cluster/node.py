@@ -16,6 +16,7 @@ from proxy.cluster.lease import Lease, new_owner
 from proxy.cluster.metrics import ClusterMetrics
 from proxy.cluster.redis_broker import RedisBroker
 from proxy.cluster.store import Keys, open_store, redact
+from proxy.cluster.token_store import RedisTokenStore
 from proxy.settings import Settings
 
 log = logging.getLogger("queuecast.cluster")
@@ -39,6 +40,7 @@ class Cluster:
                                   ring_max_views=settings.ring_max_views, metrics=self.metrics)
         self.intake = CallbackIntake(self.keys, horizon_s=settings.dedupe_horizon_s, metrics=self.metrics)
         self.lease: Lease | None = None
+        self.token_store: RedisTokenStore | None = None
 
     @property
     def leading(self) -> bool:
@@ -51,6 +53,7 @@ class Cluster:
         async with open_store(self._url) as redis:
             self.broker.redis = redis
             self.intake.redis = redis
+            self.token_store = RedisTokenStore(redis, self.keys)
             self.lease = lease = Lease(redis, self.keys, ttl_s=self._ttl_s, metrics=self.metrics, owner=self.owner)
             self.broker.on_close = lambda reason: lease.resign() if reason == "shutdown" else None
             try:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import trio
 
-from proxy.auth.token import TokenManager
+from proxy.auth.token import TokenManager, TokenStore
 from proxy.errors import AuthError, ConfigError, UpstreamError
 from proxy.settings import Secret, Settings
 from proxy.upstream.platform import Platform, QueueDirectory
@@ -68,6 +68,8 @@ class UpstreamConfig:
     max_topics_per_channel: int = 1000
     #: The REST refresh (``refresh.py``, every ``QC_REFRESH_S``) stays within this many requests a minute.
     refresh_budget_per_min: int = 100
+    #: Where a cluster's instances share the token (the leader's runtime sets it; None: this process alone).
+    token_store: TokenStore | None = None
 
     def __post_init__(self) -> None:
         s = self.settings

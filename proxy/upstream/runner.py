@@ -47,7 +47,7 @@ async def run_upstream(
                               client_id=cfg.client_id, client_secret=cfg.client_secret,
                               grace_s=cfg.settings.token_grace_s,
                               backoff=Backoff(initial_s=cfg.backoff_initial_s, max_s=cfg.backoff_max_s),
-                              on_capped=sinks.count_capped,
+                              on_capped=sinks.count_capped, store=cfg.token_store,
                               on_refresh=lambda ok: sinks.count_event("token_refresh" if ok
                                                                       else "token_refresh_failed"))
         http.auth = PlatformAuth(tokens, RateLimiter(per_window=cfg.rate_limit_per_min,

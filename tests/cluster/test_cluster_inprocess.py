@@ -170,3 +170,31 @@ async def test_a_password_protected_redis_works_and_the_password_is_never_shown(
         assert "***@127.0.0.1" in caplog.text  # the join line shows where, not how
     finally:
         server.stop()
+
+
+async def test_a_new_leader_adopts_the_clusters_token_instead_of_asking_the_platform(
+    start_proxy: StartProxy, start_sim: Any, redis_server: RedisServer,
+) -> None:
+    sim = await start_sim(queues=2, agents=6)
+    upstream = {"upstream": "notifications", "api_base": sim.url, "login_base": sim.url,
+                "client_id": sim.settings.client_id, "client_secret": Secret(sim.settings.client_secret)}
+    proxies = await start_cluster(start_proxy, redis_server, 2, **upstream)
+    leader = leader_of(proxies)
+    other = next(p for p in proxies if p is not leader)
+    async with httpx.AsyncClient() as http:
+        async def tokens_issued() -> int:
+            return int((await http.get(f"{sim.url}/sim/stats")).json()["tokens_issued"])
+
+        async def live(p: RunningProxy) -> bool:
+            return len((await http.get(f"{p.url}/api/v1/queues")).json()["queues"]) == 2
+
+        with trio.fail_after(10):
+            while not await live(leader) or await tokens_issued() < 1:  # noqa: ASYNC110  # remote state
+                await trio.sleep(0.05)
+        assert await tokens_issued() == 1
+        leader.stop.set()
+        await until(lambda: other.runtime.cluster is not None and other.runtime.cluster.leading)
+        with trio.fail_after(10):  # the new leader's upstream is up: its socket is open
+            while (await http.get(f"{sim.url}/sim/stats")).json()["sockets"] != 1:  # noqa: ASYNC110
+                await trio.sleep(0.05)
+        assert await tokens_issued() == 1  # the token in Redis was adopted: no second request
