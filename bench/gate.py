@@ -23,6 +23,8 @@ class Metric:
     tolerance: float
     """Allowed relative change in the bad direction (0.5 = 50 % worse than the baseline)."""
     why: str
+    optional: bool = False
+    """Passes when not measured: it needs something the machine may lack (nginx for the nchan ratios)."""
 
 
 #: What the gate compares, in which direction, with which tolerance, and why that tolerance.
@@ -41,6 +43,12 @@ METRICS: tuple[Metric, ...] = (
            "proxy CPU per event under sustained load with SSE fan-out over echo CPU per request"),
     Metric("sustained_converged", "true", 0.0,
            "every SSE client must end exactly at the expected state: no tolerance"),
+    Metric("peer_cpu_per_client_frame_over_nchan", "lower", 0.5,
+           "proxy CPU per delivered client-frame over nchan's, same workload and run (needs nginx + nchan)",
+           optional=True),
+    Metric("peer_p99_over_nchan_p99", "lower", 1.5,
+           "fan-out p99 over nchan's at the check's subscriber count; tails are noisy, 2.5x slack (needs nchan)",
+           optional=True),
 )
 
 
@@ -76,7 +84,16 @@ def ratios(results: dict[str, Any]) -> dict[str, float | bool | None]:
         "sustained_cpu_per_event_over_echo_cpu": _ratio(_get(results, "sustained", "proxy_cpu_us_per_event"),
                                                         echo_cpu),
         "sustained_converged": _get(results, "sustained", "converged"),
+        "peer_cpu_per_client_frame_over_nchan": _first_peer_ratio(results, "cpu_per_client_frame"),
+        "peer_p99_over_nchan_p99": _first_peer_ratio(results, "p99"),
     }
+
+
+def _first_peer_ratio(results: dict[str, Any], key: str) -> float | None:
+    """The proxy/nchan ratio of ``key`` at the smallest subscriber count of the side-by-side, if nchan ran."""
+    rows = _get(results, "peer", "rows") or []
+    value = next((row["ratios"][key] for row in rows if "ratios" in row), None)
+    return float(value) if isinstance(value, int | float) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +131,9 @@ def compare(baseline: dict[str, Any], current: dict[str, float | bool | None]) -
             continue
         if base is None:
             verdicts.append(Verdict(metric, None, now, None, True, "no baseline figure: not compared"))
+            continue
+        if now is None and metric.optional:
+            verdicts.append(Verdict(metric, base, None, None, True, "not measured here (optional): not compared"))
             continue
         if now is None or isinstance(now, bool):
             verdicts.append(Verdict(metric, base, None, None, False, "not measured in this run"))

@@ -12,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
 
+from bench.peer import markdown as peer_markdown
+
 Series = dict[str, list[float]]
 
 
@@ -84,6 +86,9 @@ def markdown(results: dict[str, Any]) -> str:
                        f"| {_fmt(s['publish_to_receipt_ms'], ('p50', 'p99'))} | {s['proxy_rss_mb']} "
                        f"| {s['rss_per_client_kb']} | {'yes' if s['held'] else 'no'} |")
         out += ["", "Target (DESIGN 7): 10,000 clients with ≤ 16 KB each.", ""]
+    peer = r.get("peer")
+    if peer:
+        out += peer_markdown(peer)
     gate = r.get("gate")
     if gate:
         out += ["## Regression gate (same-run ratios vs bench/baseline.json)", "", "```", *gate["lines"], "```", ""]

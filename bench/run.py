@@ -7,7 +7,9 @@ Sections (each against a fresh proxy process, so one section's state never skews
 3. sustained  — R events/s over Q queues with N SSE clients: latency, staleness, exact convergence;
 4. wallboard  — events/s a real board in headless Chromium renders during a wave (skipped, with the
    reason, when there is no Chromium or Playwright; never gated);
-5. fanout     — the most SSE clients held at ~2 frames/s each, and memory per connection.
+5. fanout     — the most SSE clients held at ~2 frames/s each, and memory per connection;
+6. peer       — with ``--peer nchan``: the issue-16 fan-out workload against the proxy and against nchan
+   in the same run (:mod:`bench.peer`), both rows and their ratios.
 
 ``--check`` runs a reduced bench (< 2 minutes) and compares same-run ratios with
 ``bench/baseline.json`` (see :mod:`bench.gate`); it exits 1 on a regression.
@@ -34,6 +36,7 @@ from bench import browser, gate, procs, report
 from bench.fanout import fanout
 from bench.ingest import callback_bodies, ceiling, echo_throughput
 from bench.latency import echo_rtt, isolated_latency
+from bench.peer import side_by_side
 from bench.progress import say
 from bench.stats import summary_ms
 from bench.sustained import sustained
@@ -44,6 +47,7 @@ from bench.workload import Workload
 SECRET = "bench-callback-secret"
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("isolated", "ingest", "sustained", "wallboard", "fanout")
+PEERS = ("nchan",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class Config:
     fanout_bound_ms: float
     wallboard_rate: float
     wallboard_s: float
+    peer: str | None = None
+    peer_steps: tuple[int, ...] = (1000, 5000, 10000)
 
 
 FULL = Config(sections=SECTIONS, iso_events=1000, listeners=10, echo_concurrency=8, ingest_step_s=2.0,
@@ -86,7 +92,8 @@ QUICK = Config(sections=SECTIONS, iso_events=300, listeners=5, echo_concurrency=
 CHECK = Config(sections=("isolated", "ingest", "sustained"), iso_events=400, listeners=5, echo_concurrency=4,
                ingest_step_s=1.5, single_steps=(1, 2, 4, 8), batch_steps=((1, 10), (1, 25), (1, 50)), rate=600.0,
                queues=100, clients=100, probes=3, duration_s=5.0, batch=20, queues_per_client=10, window_ms=500,
-               fanout_steps=(), fanout_hold_s=2.0, fanout_bound_ms=1000.0, wallboard_rate=1500.0, wallboard_s=2.0)
+               fanout_steps=(), fanout_hold_s=2.0, fanout_bound_ms=1000.0, wallboard_rate=1500.0, wallboard_s=2.0,
+               peer="nchan", peer_steps=(1000,))  # nchan skipped (the proxy's row still runs) without nginx
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -124,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, help="envelopes per sustained callback (full: 50)")
     p.add_argument("--window-ms", type=int, help="QC_AGGREGATE_MS of the sustained/fan-out proxy (full: 500)")
     p.add_argument("--fanout-steps", type=_ints, help="client counts to step through (full: 1000,2500,5000,10000)")
+    p.add_argument("--peer", choices=PEERS,
+                   help="also run the fan-out workload (N subscribers, 20 messages 200 ms apart) against this peer "
+                        "in the same run; nchan needs nginx + libnginx-mod-nchan (skipped with the reason if absent)")
+    p.add_argument("--peer-steps", type=_ints, help="--peer subscriber counts (full: 1000,5000,10000; check: 1000)")
     p.add_argument("--ingest-step-s", type=float, help="seconds per ingest concurrency step (full: 2)")
     p.add_argument("--wallboard-rate", type=float, help="events/s offered to the Chromium board (full: 1500)")
     p.add_argument("--wallboard-duration", type=float, help="seconds of the wallboard wave (full: 4)")
@@ -142,15 +153,18 @@ def configure(args: argparse.Namespace) -> Config:
                      ("queues", "queues"), ("clients", "clients"), ("queues_per_client", "queues_per_client"),
                      ("duration", "duration_s"), ("batch", "batch"), ("window_ms", "window_ms"),
                      ("fanout_steps", "fanout_steps"), ("ingest_step_s", "ingest_step_s"),
-                     ("wallboard_rate", "wallboard_rate"), ("wallboard_duration", "wallboard_s")):
+                     ("wallboard_rate", "wallboard_rate"), ("wallboard_duration", "wallboard_s"),
+                     ("peer", "peer"), ("peer_steps", "peer_steps")):
         if getattr(args, arg) is not None:
             over[key] = getattr(args, arg)
     if args.sections:
         wanted = tuple(s.strip() for s in args.sections.split(",") if s.strip())
-        unknown = [s for s in wanted if s not in SECTIONS]
+        unknown = [s for s in wanted if s not in (*SECTIONS, "peer")]
         if unknown:
-            raise SystemExit(f"queuecast bench: unknown section(s) {unknown}; choose from {SECTIONS}")
-        over["sections"] = wanted
+            raise SystemExit(f"queuecast bench: unknown section(s) {unknown}; choose from {SECTIONS} or peer")
+        if "peer" in wanted:  # --sections peer: the side-by-side alone
+            over.setdefault("peer", "nchan")
+        over["sections"] = tuple(s for s in wanted if s != "peer")
     return Config(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **over})
 
 
@@ -218,6 +232,10 @@ async def run_sections(cfg: Config, results: dict[str, Any], series: report.Seri
                                              hold_s=cfg.fanout_hold_s, bound_ms=cfg.fanout_bound_ms)
         finally:
             proxy.stop()
+    if cfg.peer is not None and cfg.peer_steps:
+        say(f"peer: the fan-out workload against queuecast and {cfg.peer}, {','.join(map(str, cfg.peer_steps))} "
+            "subscribers (20 messages 200 ms apart, QC_AGGREGATE_MS=0), one server at a time")
+        results["peer"] = await side_by_side(secret=SECRET, steps=cfg.peer_steps)
 
 
 async def wallboard_section(cfg: Config) -> dict[str, Any]:

@@ -163,3 +163,13 @@ def test_the_expected_board_rolls_over_at_the_boundary_as_the_proxy_clock_does()
     assert expected == _proxy_views(sent, roll_to_ms=boundary)
     assert all(v["interval"]["offered"] == 0 and v["interval"]["serviceLevelTarget"] == 0.8
                for v in expected.values() if v["interval"] is not None)
+
+
+def test_the_nchan_ratios_are_compared_only_where_nchan_ran() -> None:
+    without = gate.compare({"peer_p99_over_nchan_p99": 2.0}, gate.ratios(results()))
+    verdict = next(v for v in without if v.metric.name == "peer_p99_over_nchan_p99")
+    assert verdict.ok and verdict.current is None
+    row = {"subscribers": 1000, "ratios": {"p99": 6.0, "cpu_per_client_frame": 1.0}}
+    worse = gate.compare({"peer_p99_over_nchan_p99": 2.0}, gate.ratios({**results(), "peer": {"rows": [row]}}))
+    verdict = next(v for v in worse if v.metric.name == "peer_p99_over_nchan_p99")
+    assert not verdict.ok and verdict.current == 6.0
