@@ -12,6 +12,7 @@ token. With no secret configured the gate is open and every request is :data:`EV
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -121,6 +122,13 @@ class ViewerGate:
         now = self._clock()
         return jwt.encode({"queues": listed, "iat": int(now), "exp": int(now + ttl_s)}, self._key,
                           algorithm=ALGORITHM)
+
+
+def refusal(exc: Unauthorized) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The 401 answer to a refused viewer: status, headers (add CORS) and a JSON body (RFC 6750)."""
+    body = json.dumps({"error": "unauthorized", "message": exc.reason}).encode()
+    return 401, [("WWW-Authenticate", 'Bearer realm="queuecast", error="invalid_token"'),
+                 ("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
 
 
 def _queues_claim(value: object) -> frozenset[str] | None:

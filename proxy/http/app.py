@@ -13,7 +13,9 @@ from typing import Any
 from quart import Response, request
 from quart_trio import QuartTrio
 
+from proxy.auth.viewer import refusal
 from proxy.contract import CALLBACK_PATH, STREAM_PATH, json_encode
+from proxy.errors import Unauthorized
 from proxy.http.asgi import Receive, Scope, Send, respond
 from proxy.http.boards import load_boards
 from proxy.http.callback import CallbackEndpoint
@@ -57,7 +59,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> QuartTrio:
 
     @app.get("/api/v1/queues")
     async def queues() -> Response:
-        return Response(rt.broker.snapshot().data(), content_type="application/json")
+        try:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            viewer = rt.viewers.authorize(headers, request.args.to_dict(flat=False))
+        except Unauthorized as exc:
+            status, refused, body = refusal(exc)
+            return Response(body, status=status, headers=dict(refused))
+        return Response(rt.broker.snapshot().data(viewer.restrict(None)), content_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -2,13 +2,14 @@
 
 A preflight from an origin not on the list gets 403 and no CORS headers; a simple GET from such
 an origin is served without ``Access-Control-Allow-Origin`` (the browser then hides the response).
-``Last-Event-ID`` is an allowed request header so EventSource polyfills can resume cross-origin.
+``Last-Event-ID`` is an allowed request header so EventSource polyfills can resume cross-origin, and
+``Authorization`` so a page on another origin can present a viewer token (``docs/wallboard.md``).
 """
 
 from __future__ import annotations
 
 ALLOW_METHODS = "GET, POST, OPTIONS"
-ALLOW_HEADERS = "Last-Event-ID, Content-Type, Cache-Control"
+ALLOW_HEADERS = "Last-Event-ID, Content-Type, Cache-Control, Authorization"
 
 
 class CorsPolicy:
