@@ -125,6 +125,8 @@ class Runtime:
             self.components = base
             for queue_id in self.reducer.queue_ids():  # a later term starts from the cluster's truth, not this
                 self.reducer.remove(queue_id)
+            for source in self.status.sources():  # nor with the health of an upstream it no longer runs
+                self.status.forget(source)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when every component runs (or finished cleanly), the broker is attached and — with
@@ -178,6 +180,7 @@ def build_runtime(settings: Settings, *, policy: RestartPolicy | None = None) ->
         viewers=ViewerGate(settings.viewer_jwt_secret),
         auth=CallbackAuth(
             secret=settings.callback_secret,
+            previous=settings.callback_secret_previous,
             api_key=settings.callback_api_key,
             api_key_header=settings.callback_api_key_header,
         ),
