@@ -113,6 +113,21 @@ def create_app(engine: Engine) -> QuartTrio:
 
         return await _platform(engine, handle)
 
+    @app.patch("/api/v2/events/subscriptions/<sub_id>")
+    async def update_subscription(sub_id: str) -> Result:
+        body = await _json_body()
+
+        async def handle(token: Token, verdict: Verdict) -> Result:
+            try:
+                sub = engine.eventbus.update(sub_id, body)
+            except SubscriptionError as exc:
+                return _error(400, "bad.request", str(exc))
+            if sub is None:
+                return _error(404, "not.found", f"subscription {sub_id} not found")
+            return sub.as_json(), 200, {}
+
+        return await _platform(engine, handle)
+
     @app.delete("/api/v2/events/subscriptions/<sub_id>")
     async def delete_subscription(sub_id: str) -> Result:
         async def handle(token: Token, verdict: Verdict) -> Result:

@@ -35,6 +35,9 @@ from .stream import ObservationMessage
 
 _OBS_RE = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.observations$")
 _MAX_RETRY_TASKS = 1000
+#: What ``PATCH`` may change: the credentials deliveries carry, and the description. Topics, URL and
+#: format are fixed for a subscription's life (create another).
+_UPDATABLE = frozenset({"secret", "apiKey", "apiKeyHeader", "description"})
 ORG_ID = "00000000-0000-4000-8000-00000000c0de"
 
 
@@ -181,6 +184,34 @@ class EventBus:
         )
         self._subs[sub.sub_id] = sub
         self._nursery.start_soon(self._deliver_loop, sub)
+        return sub
+
+    def update(self, sub_id: str, body: Any) -> Subscription | None:
+        """``PATCH /api/v2/events/subscriptions/{id}``: change the delivery credentials (``secret``,
+        ``apiKey``, ``apiKeyHeader``) and ``description`` in place; every later POST, redeliveries of
+        earlier deliveries included, is signed with the new secret (a signature is made per attempt).
+        None when there is no such subscription; ``SubscriptionError`` for a bad body."""
+        if not isinstance(body, dict):
+            raise SubscriptionError("body: a JSON object is required")
+        unknown = sorted(set(body) - _UPDATABLE)
+        if unknown:
+            raise SubscriptionError(f"{unknown[0]}: cannot be changed (updatable: {', '.join(sorted(_UPDATABLE))})")
+        for key in _UPDATABLE:
+            if key in body and not isinstance(body[key], str):
+                raise SubscriptionError(f"{key}: must be a string")
+        sub = self._subs.get(sub_id)
+        if sub is None:
+            return None
+        if "secret" in body:
+            sub.secret = body["secret"] or self._settings.callback_secret
+        if "apiKey" in body:
+            sub.api_key = body["apiKey"] or None
+            default_header = "X-Api-Key" if sub.api_key else None
+            sub.api_key_header = body.get("apiKeyHeader") or sub.api_key_header or default_header
+        elif "apiKeyHeader" in body:
+            sub.api_key_header = body["apiKeyHeader"] or sub.api_key_header
+        if "description" in body:
+            sub.description = body["description"]
         return sub
 
     def subscriptions(self) -> list[Subscription]:
