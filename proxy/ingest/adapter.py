@@ -138,14 +138,13 @@ _AGENT_METRICS = ("oUserRoutingStatuses", "oOnQueueUsers", "oOffQueueUsers")
 _ROUTING = frozenset(ROUTING_STATUSES)
 
 
-def from_observations(body: ObservationsBody, *, path: str = "$") -> QueueObservation:
+def from_observations(body: ObservationsBody, *, path: str = "$", topic_queue: str | None = None) -> QueueObservation:
     """An ``.observations`` body as one observation (raises :class:`InvalidInput` naming the field).
 
     ``observed_at`` is the body's instant time, ``None`` for a body of interval figures only.
+    ``topic_queue``: the queue the message's topic names; a body whose group names another is invalid.
     """
-    queue_id = body.group.get("queueId")
-    if not queue_id:
-        raise InvalidInput(f"{path}.group.queueId", "required")
+    queue_id = values.queue_id(body.group.get("queueId"), f"{path}.group.queueId", topic_queue=topic_queue)
     media_type = body.group.get("mediaType") or None
     observed_at: datetime | None = None
     waiting = interacting = alerting = None

@@ -21,7 +21,7 @@ from proxy.ingest.topics import TopicFilter
 from proxy.ingest.wire import EventBridgeEnvelope, EventBusEnvelope, ObservationsBody, QueueUpdatePayload, convert
 from proxy.state.observation import QueueObservation
 
-_OBSERVATIONS = re.compile(r"^v2\.analytics\.queues\.[^.]+\.observations$")
+_OBSERVATIONS = re.compile(r"^v2\.analytics\.queues\.([^.]+)\.observations$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +43,9 @@ def _one(obj: Any, topics: TopicFilter, prefix: str) -> InboundEvent:
         topic = bridge.detail.topicName
         allowed = topics.allows(topic)
         observation = None
-        if allowed and _OBSERVATIONS.match(topic):
+        if allowed and (named := _OBSERVATIONS.match(topic)):
             body = convert(bridge.detail.eventBody, ObservationsBody, f"{prefix}.detail.eventBody")
-            observation = from_observations(body, path=f"{prefix}.detail.eventBody")
+            observation = from_observations(body, path=f"{prefix}.detail.eventBody", topic_queue=named.group(1))
         return InboundEvent(bridge.id, topic, allowed, observation)
     envelope: EventBusEnvelope = convert(obj, EventBusEnvelope, prefix)
     values.moment(envelope.timestamp, f"{prefix}.timestamp")
@@ -55,9 +55,9 @@ def _one(obj: Any, topics: TopicFilter, prefix: str) -> InboundEvent:
         if envelope.topic == QUEUE_UPDATE_TOPIC:
             payload: QueueUpdatePayload = convert(envelope.payload, QueueUpdatePayload, f"{prefix}.payload")
             observation = from_queue_state(payload.queueState, path=f"{prefix}.payload.queueState")
-        elif _OBSERVATIONS.match(envelope.topic):
+        elif named := _OBSERVATIONS.match(envelope.topic):
             body = convert(envelope.payload, ObservationsBody, f"{prefix}.payload")
-            observation = from_observations(body, path=f"{prefix}.payload")
+            observation = from_observations(body, path=f"{prefix}.payload", topic_queue=named.group(1))
     return InboundEvent(envelope.eventId, envelope.topic, allowed, observation)
 
 

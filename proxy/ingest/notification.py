@@ -52,7 +52,9 @@ def parse_notification(raw: str | bytes) -> Notification:
         return Notification("unsubscribed", topic)
     if topic.startswith("v2.analytics.queues.") and topic.endswith(".observations"):
         body: ObservationsBody = convert(frame.eventBody, ObservationsBody, "$.eventBody")
-        return Notification("observation", topic, (from_observations(body, path="$.eventBody"),))
+        queue_id = topic[len("v2.analytics.queues."):-len(".observations")]
+        observation = from_observations(body, path="$.eventBody", topic_queue=queue_id)
+        return Notification("observation", topic, (observation,))
     if topic.startswith("v2.analytics.queues.") and topic.endswith(".activity"):
         queue_id = topic[len("v2.analytics.queues."):-len(".activity")]
         if not queue_id or "." in queue_id:

@@ -20,10 +20,25 @@ from proxy.state.observation import FLOOR
 
 MAX_COUNT: Final = 10**9
 MAX_MS: Final = 2**53
+#: Longest queue id accepted: the platform's are 36-character UUIDs; anything far longer is hostile
+#: (a 200 KB id would otherwise sit on every board and in every snapshot).
+MAX_ID: Final = 128
 EARLIEST: Final = FLOOR
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
 _EARLIEST_MS: Final = EARLIEST.timestamp() * 1000
 _LATEST_MS: Final = LATEST.timestamp() * 1000
+
+
+def queue_id(value: object, path: str, *, topic_queue: str | None = None) -> str:
+    """A queue id: 1 to :data:`MAX_ID` characters, and the queue ``topic_queue`` when the message's
+    topic names one (a body never speaks for another queue than its topic's)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(path, "required (a queue id)")
+    if len(value) > MAX_ID:
+        raise InvalidInput(path, f"a queue id has at most {MAX_ID} characters")
+    if topic_queue is not None and value != topic_queue:
+        raise InvalidInput(path, "names another queue than the message's topic")
+    return value
 
 
 def _number(value: object, path: str) -> float:

@@ -17,6 +17,7 @@ from proxy.errors import InvalidInput
 NonNeg = Annotated[int, Meta(ge=0, le=10**9)]
 Millis = Annotated[int, Meta(ge=0, le=2**53)]
 NonEmpty = Annotated[str, Meta(min_length=1)]
+QueueId = Annotated[str, Meta(min_length=1, max_length=128)]  # = values.MAX_ID
 Instant = Annotated[datetime, Meta(tz=True)]
 
 
@@ -44,7 +45,7 @@ class IntervalIn(Struct, frozen=True):
 class QueueStateIn(Struct, frozen=True):
     """``payload.queueState`` of the queue-update topic: absolute values for one (queue, media)."""
 
-    queueId: NonEmpty
+    queueId: QueueId
     mediaType: NonEmpty
     observedAt: Instant
     queueName: str | UnsetType = UNSET
