@@ -78,7 +78,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_nchan() -> Server:
+def start_nchan(*, size: int = 0) -> Server:
+    """nchan on a free port; each message's data is padded to ``size`` bytes (the proxy's frame size in the
+    same run), so the probe parses as many bytes per event from both servers."""
     run = Path(tempfile.mkdtemp(prefix="qc-nchan-"))
     port = _free_port()
     subprocess.run([str(ANCHOR / "start.sh"), str(run), str(port), "1"], check=True, capture_output=True)
@@ -88,11 +90,14 @@ def start_nchan() -> Server:
         return [master, *(c.pid for c in psutil.Process(master).children())]
 
     async def publish(poster: Poster, n: int) -> int:
-        status, _ = await poster.request("POST", "/pub?id=fan", str(n).encode(), {"X-EventSource-Event": "delta"})
+        body = str(n).encode() + b" "
+        body += b"x" * max(0, size - len(body))
+        status, _ = await poster.request("POST", "/pub?id=fan", body, {"X-EventSource-Event": "delta"})
         return status
 
     def message_of(event: Event, _first: int) -> int | None:
-        return int(event.data) if event.event == "delta" and event.data.isdigit() else None
+        head = event.data.split(b" ", 1)[0]
+        return int(head) if event.event == "delta" and head.isdigit() else None
 
     def stop() -> None:
         subprocess.run([str(ANCHOR / "stop.sh"), str(run)], check=False, capture_output=True)
@@ -133,11 +138,15 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
     sent_at: dict[int, float] = {}
     latencies: list[float] = []
     first = [0]
+    data_bytes = [0]
+    first_at: dict[int, float] = {}  # message → its first receipt by any subscriber
 
     def on_event(_client: StreamClient, now: float, event: Event) -> None:
         n = server.message_of(event, first[0])
         if n is not None and n in sent_at:
             latencies.append(now - sent_at[n])
+            data_bytes[0] += len(event.data)
+            first_at[n] = min(first_at.get(n, now), now)
 
     clients = [StreamClient(server.url, path=server.sub_path, on_event=on_event) for _ in range(subscribers)]
     poster = Poster(server.url, CALLBACK_PATH)
@@ -153,6 +162,7 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
             first[0] = await first_seq()
         frames0 = sum(c.frames for c in clients)
         cpu0 = server.cpu_s()
+        harness0 = _own_cpu_s()
         statuses = []
         for n in range(1, messages + 1):
             tick = trio.current_time()
@@ -164,6 +174,7 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
             while len(latencies) < expected:  # noqa: ASYNC110  # counted by the clients' callbacks
                 await trio.sleep(0.05)
         cpu = server.cpu_s() - cpu0
+        harness = _own_cpu_s() - harness0
         delivered = sum(c.frames for c in clients) - frames0
         nursery.cancel_scope.cancel()
     await poster.aclose()
@@ -172,11 +183,20 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
         "server": server.name, "subscribers": subscribers, "connected": connected,
         "publish_ok": sum(1 for s in statuses if 200 <= s < 300), "messages": messages,
         "delivered": len(latencies), "expected": expected, "latency_ms": lat,
+        "event_data_bytes": round(data_bytes[0] / max(1, len(latencies))),
+        "first_receipt_ms": summary_ms([first_at[n] - sent_at[n] for n in first_at]),
         "connect_all_s": round(connect_s, 2),
         "memory_per_connection_kb": round((rss1 - rss0) / max(1, connected) / 1024, 2),
         "server_cpu_s": round(cpu, 3),
         "cpu_per_client_frame_us": round(cpu / max(1, delivered) * 1e6, 2),
+        "probe_cpu_per_client_frame_us": round(harness / max(1, delivered) * 1e6, 2),
     }
+
+
+def _own_cpu_s() -> float:
+    """This (the probe's) process's CPU seconds: the probe is one process and often the bottleneck."""
+    t = psutil.Process().cpu_times()
+    return float(t.user + t.system)
 
 
 async def side_by_side(*, secret: str, steps: tuple[int, ...], messages: int = 20,
@@ -186,11 +206,10 @@ async def side_by_side(*, secret: str, steps: tuple[int, ...], messages: int = 2
     rows: list[dict[str, Any]] = []
     for n in steps:
         pair: dict[str, Any] = {"subscribers": n}
-        starters: list[tuple[str, Callable[[], Server]]] = [("queuecast", lambda: start_queuecast(secret))]
-        if reason is None:
-            starters.append(("nchan", start_nchan))
-        for name, starter in starters:
-            server = starter()
+        for name in ("queuecast", "nchan") if reason is None else ("queuecast",):
+            # nchan's messages are padded to the proxy's frame size, so the probe parses as much of each
+            server = start_nchan(size=pair["queuecast"]["event_data_bytes"]) if name == "nchan" else \
+                start_queuecast(secret)
             try:
                 first_seq = _proxy_seq(server.url) if name == "queuecast" else None
                 row = await probe(server, subscribers=n, messages=messages, interval_s=interval_s,
@@ -238,3 +257,27 @@ def _proxy_seq(url: str) -> Callable[[], Awaitable[int]]:
         return int(body[i + 6: body.index(b",", i)]) if status == 200 and i >= 0 else 0
 
     return seq
+
+
+def markdown(peer: dict[str, Any]) -> list[str]:
+    """The side-by-side table for the report."""
+    out = ["## Fan-out side by side with nchan (N subscribers, 20 messages 200 ms apart, QC_AGGREGATE_MS=0)", "",
+           f"nchan: {peer['nchan']}.", "",
+           "| subscribers | server | p50 / p99 ms | memory per connection KB | connect all s "
+           "| CPU per client-frame µs | delivered |", "|---|---|---|---|---|---|---|"]
+    for row in peer["rows"]:
+        for name in ("queuecast", "nchan"):
+            r = row.get(name)
+            if r is None:
+                continue
+            lat = r["latency_ms"]
+            out.append(f"| {row['subscribers']} | {name} | {lat['p50']:.0f} / {lat['p99']:.0f} "
+                       f"| {r['memory_per_connection_kb']} | {r['connect_all_s']} | {r['cpu_per_client_frame_us']} "
+                       f"| {r['delivered']}/{r['expected']} |")
+        if "ratios" in row:
+            out.append(f"| {row['subscribers']} | ratio q/n | {row['ratios']['p50']} / {row['ratios']['p99']} "
+                       f"| {row['ratios']['memory_per_connection']} | {row['ratios']['connect_all']} "
+                       f"| {row['ratios']['cpu_per_client_frame']} | |")
+    out += ["", "Targets (issue 16): p99 and memory per connection ≤ nchan's, connect all at least as fast, "
+            "CPU per delivered client-frame ≤ 30 µs.", ""]
+    return out

@@ -13,8 +13,17 @@ from collections.abc import Callable
 
 import trio
 
-from proxy.hub.frames import Frame
-from proxy.hub.subscriber import Subscriber
+from proxy.hub.frames import Frame, chunk
+from proxy.hub.subscriber import KEEPALIVE, KEEPALIVE_CHUNK, Subscriber
+
+
+def _chunk_of_status(encoded: bytes, _memo: dict[bytes, bytes] = {}) -> bytes:  # noqa: B006  # the memo
+    """The status event as a chunk, framed once per status (every client gets the same one)."""
+    framed = _memo.get(encoded)
+    if framed is None:
+        _memo.clear()  # only the newest status matters
+        framed = _memo[encoded] = chunk(encoded)
+    return framed
 
 
 class SocketSubscriber(Subscriber):
@@ -45,22 +54,37 @@ class SocketSubscriber(Subscriber):
         rest, self._rest = self._rest, b""
         return rest
 
+    def offer_status(self, encoded: bytes) -> None:
+        if self.parked and not self.pending:
+            self._write(_chunk_of_status(encoded) if self.chunked else encoded)
+        else:
+            super().offer_status(encoded)
+
+    def offer_keepalive(self, now: float, idle_s: float) -> None:
+        if self.parked and not self.pending and now - self.last_sent >= idle_s:
+            self._write(KEEPALIVE_CHUNK if self.chunked else KEEPALIVE)
+        else:
+            super().offer_keepalive(now, idle_s)
+
     def _write_now(self, frame: Frame) -> bool:
         if not self.parked:
             return False  # the task is writing: queue behind it, in order
-        data = self.encode(frame)
+        self._write(self.encode(frame))
+        return True
+
+    def _write(self, data: bytes) -> None:
+        """One non-blocking write of ``data`` (the socket is idle); what the kernel refuses goes to the task."""
         try:
             sent = os.write(self._fd, data)
         except BlockingIOError:
             sent = 0
         except OSError:  # reset or closed by the peer: the task reports it
             self.close("client")
-            return True
+            return
         self.last_sent = self._clock()
         if sent < len(data):
             self._rest = data[sent:]
             self._notify()
-        return True
 
     def _notify(self) -> None:
         scope, self._waiter = self._waiter, None
