@@ -180,6 +180,7 @@ def build_runtime(settings: Settings, *, policy: RestartPolicy | None = None) ->
         viewers=ViewerGate(settings.viewer_jwt_secret),
         auth=CallbackAuth(
             secret=settings.callback_secret,
+            previous=settings.callback_secret_previous,
             api_key=settings.callback_api_key,
             api_key_header=settings.callback_api_key_header,
         ),

@@ -1,4 +1,9 @@
-"""Callback authentication: HMAC-SHA256 over the raw body, or a static API key (EventBridge)."""
+"""Callback authentication: HMAC-SHA256 over the raw body, or a static API key (EventBridge).
+
+During a secret rotation (``QC_CALLBACK_SECRET_PREVIOUS``) a signature made with either the new or the
+previous secret is accepted: deliveries already signed (or in flight) when the platform switched keep
+landing, and the Event Bus upstream moves its subscription to the new secret at start-up.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +17,21 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE_NAME = SIGNATURE_HEADER.lower()
 
 
-def sign(body: bytes, secret: str) -> str:
+def sign(body: bytes, secret: str | bytes) -> str:
     """The header value a sender puts in ``X-Hub-Signature-256`` for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    key = secret.encode() if isinstance(secret, str) else secret
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 class CallbackAuth:
     """Checks a callback's headers. With neither secret nor key configured (demo mode) it allows all."""
 
-    def __init__(self, *, secret: Secret | None, api_key: Secret | None, api_key_header: str) -> None:
+    def __init__(self, *, secret: Secret | None, api_key: Secret | None, api_key_header: str,
+                 previous: Secret | None = None) -> None:
         self._secret = secret.reveal().encode() if secret is not None else None
+        #: Every secret a signature may be made with: the current one first, then the previous one.
+        self._secrets = tuple(s.reveal().encode() for s in (secret, previous if secret is not None else None)
+                              if s is not None)
         self._api_key = api_key.reveal().encode() if api_key is not None else None
         self._api_key_header = api_key_header
         self._api_key_name = api_key_header.lower()
@@ -47,8 +57,10 @@ class CallbackAuth:
             signature = headers.get(_SIGNATURE_NAME)
             if signature is None:
                 return f"missing {SIGNATURE_HEADER}"
-            expected = b"sha256=" + hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
-            if hmac.compare_digest(signature.strip().encode(), expected):
+            given = signature.strip().encode()
+            # every key is checked: the time taken does not tell which one matched
+            matches = [hmac.compare_digest(given, sign(body, key).encode()) for key in self._secrets]
+            if any(matches):
                 return None
             return f"bad {SIGNATURE_HEADER}"
         return f"missing {self._api_key_header}"

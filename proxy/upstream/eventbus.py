@@ -4,7 +4,12 @@ Exactly one subscription per proxy, recognised by callback URL and description: 
 when its topics match, created when missing, recreated when its topics differ or it vanished
 (checked every ``eventbus_check_s``), duplicates deleted. Topics: the observations template of the
 allowlist expanded for the followed queues (the API refuses templates), else its exact topics.
-Deliveries are signed with ``QC_CALLBACK_SECRET`` (and/or carry the API key). After a (re)creation
+Deliveries are signed with ``QC_CALLBACK_SECRET`` (and/or carry the API key). The platform never
+reads a secret back, so a subscription found at start-up is updated once with this process's
+credentials (PATCH): a rotated secret reaches the platform on the first check after the restart, and
+``QC_CALLBACK_SECRET_PREVIOUS`` covers deliveries signed before it. An Event Bus that cannot update
+in place (404 on the race with a deletion, or 400/405/501) gets a new subscription, created before
+the old one is deleted so no delivery window is lost. At start-up and after a (re)creation
 the state is backfilled, since nothing missed is replayed. On a clean shutdown the subscription is
 deleted when ``QC_EVENTBUS_CLEANUP`` is on.
 
@@ -24,10 +29,10 @@ import trio
 
 from proxy.auth.backoff import Backoff
 from proxy.contract import CALLBACK_PATH, OBSERVATIONS_TOPIC, observation_topic
-from proxy.errors import AuthError, UpstreamError
+from proxy.errors import AuthError, PlatformError, UpstreamError
 from proxy.upstream.backfill import backfill
 from proxy.upstream.context import QueueChanges, UpstreamContext
-from proxy.upstream.platform import QueueDirectory
+from proxy.upstream.platform import EventSubscriptionIn, QueueDirectory
 from proxy.upstream.status import PUSH, reason_of
 
 log = logging.getLogger("queuecast.upstream.eventbus")
@@ -61,12 +66,20 @@ class EventBusUpstream:
         self.description = f"{DESCRIPTION} {public_url}"
         self.subscription_id: str | None = None
         self.created = 0
+        #: Subscriptions updated in place with this process's credentials (once per process, at start-up).
+        self.updated = 0
+        self._credentials_sent = False
+        self._seeded = False
         self._backoff = Backoff(initial_s=cfg.backoff_initial_s, max_s=cfg.backoff_max_s)
 
     def _body(self, topics: list[str]) -> dict[str, Any]:
+        return {"callbackUrl": self.callback_url, "description": self.description, "topics": topics,
+                **self._credentials()}
+
+    def _credentials(self) -> dict[str, Any]:
+        """What deliveries are signed with or carry; sent to the platform only (never logged)."""
         settings = self._ctx.config.settings
-        body: dict[str, Any] = {"callbackUrl": self.callback_url, "description": self.description,
-                                "topics": topics}
+        body: dict[str, Any] = {}
         if settings.callback_secret is not None:
             body["secret"] = settings.callback_secret.reveal()  # sent to the platform only, to sign deliveries
         if settings.callback_api_key is not None:
@@ -84,14 +97,42 @@ class EventBusUpstream:
             if sub is not keep:
                 log.info("deleting subscription %s (duplicate or outdated topics)", sub.id)
                 await platform.delete_event_subscription(sub.id)
+        if keep is not None and not self._credentials_sent:
+            keep = await self._send_credentials(keep, topics)
+            if keep is None:
+                return True  # replaced by a new subscription
         if keep is not None:
             self.subscription_id = keep.id
             return False
-        sub = await platform.create_event_subscription(self._body(topics))
+        await self._create(topics)
+        return True
+
+    async def _create(self, topics: list[str]) -> None:
+        sub = await self._ctx.platform.create_event_subscription(self._body(topics))
         self.subscription_id = sub.id
         self.created += 1
+        self._credentials_sent = True
         log.info("subscription %s created for %s (%d topics)", sub.id, self.callback_url, len(topics))
-        return True
+
+    async def _send_credentials(self, sub: EventSubscriptionIn, topics: list[str]) -> EventSubscriptionIn | None:
+        """Put this process's secret (and API key) on ``sub``, which cannot be read back to compare: a
+        rotation then takes effect at once. Returns ``sub``, or None when a new subscription replaced it."""
+        platform = self._ctx.platform
+        try:
+            await platform.update_event_subscription(sub.id, {"description": self.description,
+                                                              **self._credentials()})
+        except PlatformError as exc:
+            if exc.status not in (400, 404, 405, 501):
+                raise
+            log.info("subscription %s cannot be updated (HTTP %d); replacing it", sub.id, exc.status)
+            await self._create(topics)  # first the new one, so no delivery window is lost
+            if exc.status != 404:
+                await platform.delete_event_subscription(sub.id)
+            return None
+        self._credentials_sent = True
+        self.updated += 1
+        log.info("subscription %s updated with this process's callback credentials", sub.id)
+        return sub
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -121,8 +162,11 @@ class EventBusUpstream:
                         return
                     for qid in changes.added:
                         sink.follow_queue(qid)
-                    if await self.ensure(topics):
+                    # a (re)created subscription replays nothing, and neither does one found at start-up
+                    # (what it delivered while no process listened waits for its retry interval)
+                    if await self.ensure(topics) or not self._seeded:
                         await backfill(platform, sink, queue_ids, directory=directory)
+                        self._seeded = True
                     elif changes.added or changes.renamed:
                         await backfill(platform, sink, [*changes.added, *changes.renamed], directory=directory)
                     for qid in changes.removed:

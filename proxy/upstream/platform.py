@@ -174,6 +174,11 @@ class Platform:
         response = await self._call("POST", "/api/v2/events/subscriptions", json=body)
         return self._decode(response, EventSubscriptionIn, "create subscription")
 
+    async def update_event_subscription(self, sub_id: str, body: dict[str, Any]) -> EventSubscriptionIn:
+        """Change a subscription in place (its delivery credentials); ``PlatformError`` 404 when it is gone."""
+        response = await self._call("PATCH", f"/api/v2/events/subscriptions/{sub_id}", json=body)
+        return self._decode(response, EventSubscriptionIn, "update subscription")
+
     async def delete_event_subscription(self, sub_id: str) -> None:
         try:
             await self._call("DELETE", f"/api/v2/events/subscriptions/{sub_id}")
