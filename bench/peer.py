@@ -153,8 +153,10 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
     rss0 = server.rss()
     async with trio.open_nursery() as nursery:
         t0 = time.perf_counter()
+        connect_cpu0, probe_cpu0 = server.cpu_s(), _own_cpu_s()
         await connect_all(clients, nursery, parallel=parallel, timeout_s=120.0)
         connect_s = time.perf_counter() - t0
+        connect_cpu, connect_probe_cpu = server.cpu_s() - connect_cpu0, _own_cpu_s() - probe_cpu0
         connected = sum(1 for c in clients if c.status == 200)
         await trio.sleep(1.0)  # the connection burst settles
         rss1 = server.rss()
@@ -186,6 +188,8 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
         "event_data_bytes": round(data_bytes[0] / max(1, len(latencies))),
         "first_receipt_ms": summary_ms([first_at[n] - sent_at[n] for n in first_at]),
         "connect_all_s": round(connect_s, 2),
+        "connect_cpu_per_connection_us": round(connect_cpu / max(1, connected) * 1e6, 1),
+        "connect_probe_cpu_s": round(connect_probe_cpu, 2),
         "memory_per_connection_kb": round((rss1 - rss0) / max(1, connected) / 1024, 2),
         "server_cpu_s": round(cpu, 3),
         "cpu_per_client_frame_us": round(cpu / max(1, delivered) * 1e6, 2),

@@ -57,23 +57,15 @@ class StreamConnections:
     async def _serve(self, stream: trio.SocketStream, received: bytes, deadline: float) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         conn.receive_data(received)
-        request: h11.Request | None = None
-        with trio.move_on_at(deadline):
-            try:
-                while request is None:
-                    event = conn.next_event()
-                    if event is h11.NEED_DATA:
-                        data = await stream.receive_some(MAX_HEAD)
-                        if not data:
-                            return
-                        conn.receive_data(data)
-                    elif isinstance(event, h11.Request):
-                        request = event
-                    else:
-                        return  # ConnectionClosed before a request
-            except h11.RemoteProtocolError as exc:
-                await _send_error(stream, exc.error_status_hint)
-                return
+        try:
+            event = conn.next_event()  # the front read the whole head: no wait, no cancel scope
+            request = event if isinstance(event, h11.Request) else None
+            if request is None and event is h11.NEED_DATA:
+                with trio.move_on_at(deadline):
+                    request = await _read_request(conn, stream)
+        except h11.RemoteProtocolError as exc:
+            await _send_error(stream, exc.error_status_hint)
+            return
         if request is None:
             return  # the head did not arrive in time: cut, as a slow head is
         rt = self._rt
@@ -105,6 +97,20 @@ class StreamConnections:
             rt.metrics.clients.dec()
         subscriber.close(reason)
         rt.metrics.disconnects.labels(subscriber.closed_reason or reason).inc()
+
+
+async def _read_request(conn: h11.Connection, stream: trio.SocketStream) -> h11.Request | None:
+    """Read until h11 has the request head; None when the peer closed first."""
+    while True:
+        data = await stream.receive_some(MAX_HEAD)
+        if not data:
+            return None
+        conn.receive_data(data)
+        event = conn.next_event()
+        if isinstance(event, h11.Request):
+            return event
+        if event is not h11.NEED_DATA:
+            return None
 
 
 async def _pump(stream: trio.SocketStream, sub: SocketSubscriber, head: bytes, *, retry_ms: int,

@@ -10,6 +10,7 @@ before anyone parses it), and at most ``MAX_HEAD`` bytes are read before dispatc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -74,7 +75,15 @@ class Replayed(trio.abc.HalfCloseableStream):
 
 async def read_head(stream: trio.SocketStream, deadline: float) -> bytes | None:
     """Read until the end of the request head (or ``MAX_HEAD`` bytes); None if the peer closed or was too slow."""
-    buf = b""
+    try:  # usually the whole head is already here: no cancel scope, no wait
+        buf = os.read(stream.socket.fileno(), MAX_HEAD + 1)
+    except BlockingIOError:
+        buf = b""
+    else:
+        if not buf:
+            return None
+        if b"\r\n\r\n" in buf or len(buf) > MAX_HEAD:
+            return buf
     with trio.move_on_at(deadline):
         while b"\r\n\r\n" not in buf and len(buf) <= MAX_HEAD:
             data = await stream.receive_some(MAX_HEAD + 1)
