@@ -551,6 +551,7 @@ const REASON_TEXT = {
   rate_limited: "rate limited by the platform", network: "platform unreachable", platform_5xx: "platform error",
   platform: "platform refused a request", socket: "notification socket lost", subscription: "subscription inactive",
   no_queues: "no queues to show", no_topics: "no topics to subscribe", crashed: "restarting",
+  redis: "this server lost its cluster store (Redis): showing the last state",
 };
 
 const CONN_ICON = { connecting: "◌", live: "●", reconnecting: "↻", offline: "✕" };

@@ -43,6 +43,7 @@ Reason = Literal[
     "no_queues",
     "no_topics",
     "crashed",  # a component crashed and is being restarted
+    "redis",  # (cluster) this instance cannot reach Redis: its clients see the last state (proxy/cluster)
 ]
 _RANK: Final = {"live": 0, "degraded": 1, "down": 2}
 #: The source that stands for pushed deliveries (callback, Event Bus).
