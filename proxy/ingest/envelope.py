@@ -67,6 +67,8 @@ def parse_callback(raw: bytes, topics: TopicFilter) -> list[InboundEvent]:
         obj = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise InvalidInput("$", f"malformed JSON: {exc}") from None
+    except RecursionError:  # msgspec's depth guard: brackets nested thousands deep
+        raise InvalidInput("$", "JSON nested too deeply") from None
     if isinstance(obj, list):
         if not obj:
             raise InvalidInput("$", "empty batch")

@@ -41,6 +41,8 @@ def parse_notification(raw: str | bytes) -> Notification:
         raise InvalidInput("$", f"not a notification frame: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidInput("$", f"malformed JSON: {exc}") from None
+    except RecursionError:  # msgspec's depth guard: brackets nested thousands deep
+        raise InvalidInput("$", "JSON nested too deeply") from None
     topic = frame.topicName
     if topic == "channel.metadata":
         return Notification("heartbeat", topic)
