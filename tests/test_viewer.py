@@ -124,3 +124,18 @@ def test_previous_callback_secret_needs_the_current_one() -> None:
     with pytest.raises(ConfigError) as raised:
         load_settings({"QC_CALLBACK_API_KEY": "k", "QC_CALLBACK_SECRET_PREVIOUS": "old"})
     assert raised.value.variable == "QC_CALLBACK_SECRET_PREVIOUS"
+
+
+def test_the_keepalive_ticker_closes_a_subscriber_whose_access_expired() -> None:
+    from proxy.errors import SubscriberClosed
+    from proxy.hub.subscriber import Subscriber
+
+    now = [100.0]
+    subscriber = Subscriber(capacity=4, stall_s=30, clock=lambda: now[0])
+    subscriber.expires_at = 105.0
+    subscriber.offer_keepalive(104.9, idle_s=15)
+    assert subscriber.closed_reason is None
+    subscriber.offer_keepalive(105.0, idle_s=15)
+    assert subscriber.closed_reason == "expired"
+    with pytest.raises(SubscriberClosed, match="expired"):
+        subscriber.drain()

@@ -30,6 +30,7 @@ class Subscriber:
         "chunked",
         "closed_reason",
         "coalesced",
+        "expires_at",
         "full_since",
         "keepalive",
         "last_sent",
@@ -61,6 +62,9 @@ class Subscriber:
         self.coalesced = 0
         self.keepalive = False
         self.last_sent = -math.inf  # set by every drain
+        #: When (on ``clock``) this client's access ends (a viewer token's ``exp``): the keepalive ticker
+        #: closes it with reason ``"expired"`` then. ``math.inf`` without viewer access control.
+        self.expires_at = math.inf
 
     @property
     def pending(self) -> int:
@@ -93,7 +97,11 @@ class Subscriber:
             self._notify()
 
     def offer_keepalive(self, now: float, idle_s: float) -> None:
-        """Queue a keepalive comment when nothing was drained for ``idle_s`` (the broker's ticker calls this)."""
+        """Queue a keepalive comment when nothing was drained for ``idle_s`` (the broker's ticker calls this);
+        close the client once its access has expired."""
+        if now >= self.expires_at:
+            self.close("expired")
+            return
         if self.closed_reason is None and now - self.last_sent >= idle_s and not self._pending:
             self.keepalive = True
             self._notify()
