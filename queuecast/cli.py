@@ -16,6 +16,7 @@ COMMANDS = {
     "simulator": "run the fake Genesys Cloud (OAuth, Event Bus, Notifications, analytics, world)",
     "demo": "simulator + proxy + wallboard in one process, in memory",
     "bench": "end-to-end latency and throughput benchmark on loopback",
+    "chaos": "every simulator fault on a seeded schedule; the board must end equal to the truth",
     "record": "record what reaches the proxy into a JSONL trace",
     "replay": "replay a JSONL trace through the callback",
 }
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.run import main as bench_main
 
         return int(bench_main(rest))
+    if command == "chaos":
+        from queuecast.chaos.run import main as chaos_main
+
+        return int(chaos_main(rest))
     if command in ("record", "replay"):
         import bench.trace as trace
 
