@@ -134,32 +134,47 @@ class StreamWatch:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str]] = []
+        self.ended = False
 
-    async def run(self, url: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(self, url: str, last_event_id: str | None = None, *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
         async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=None)) as client, \
-                client.stream("GET", f"{url}/dashboard-stream") as response:
+                client.stream("GET", f"{url}/dashboard-stream", headers=headers) as response:
             task_status.started()
-            event, ident = "", ""
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("id: "):
-                    ident = line[4:]
-                elif line == "" and event:
-                    if ident:
-                        self.events.append((event, ident))
-                    event, ident = "", ""
+            try:
+                await self._read(response)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                pass  # the server went away (a killed instance)
+            self.ended = True
 
-    def check_contiguous(self) -> int:
-        """Every delta follows the frame before it by exactly one seq in one epoch; returns the count."""
-        assert self.events and self.events[0][0] == "snapshot"
-        epoch, seq = self.events[0][1].rsplit("-", 1)
+    async def _read(self, response: httpx.Response) -> None:
+        event, ident = "", ""
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("id: "):
+                ident = line[4:]
+            elif line == "" and event:
+                if ident:
+                    self.events.append((event, ident))
+                event, ident = "", ""
+
+    def check_contiguous(self, after: str | None = None) -> int:
+        """Every delta follows the frame before it by exactly one seq in one epoch (from the first
+        snapshot, or from ``after`` for a resumed stream: then there is no snapshot); returns the count."""
+        if after is None:
+            assert self.events and self.events[0][0] == "snapshot"
+            after, events = self.events[0][1], self.events[1:]
+        else:
+            events = self.events
+        epoch, seq = after.rsplit("-", 1)
         last = int(seq)
-        for event, ident in self.events[1:]:
+        for event, ident in events:
             e, s = ident.rsplit("-", 1)
             assert event == "delta" and e == epoch and int(s) == last + 1, (event, ident, last)
             last = int(s)
-        return len(self.events) - 1
+        return len(events)
 
 
 async def test_three_instances_converge_and_a_follower_takes_over_when_the_leader_is_killed(
@@ -179,12 +194,21 @@ async def test_three_instances_converge_and_a_follower_takes_over_when_the_leade
     streams = [StreamWatch() for _ in survivors]
     for watch, p in zip(streams, survivors, strict=True):
         await nursery.start(watch.run, p.url)
+    on_leader = StreamWatch()  # a client of the instance about to die
+    await nursery.start(on_leader.run, leader.url)
     await http.post(f"{sim.url}/sim/waves", json={"ratePerMin": 1200, "durationS": 6})
     await trio.sleep(1.5)  # mid-wave
     leader.process.send_signal(signal.SIGKILL)
     killed_at = trio.current_time()
     await wait_until(lambda: _one_leader(http, survivors), within_s=3 * LEASE_S)
     takeover_s = trio.current_time() - killed_at
+    with trio.fail_after(5):
+        while not on_leader.ended:  # noqa: ASYNC110  # the kernel closes the dead process's sockets
+            await trio.sleep(0.05)
+    # its client reconnects to another instance with the last id it has: exactly the frames it missed
+    resumed_from = on_leader.events[-1][1]
+    resumed = StreamWatch()
+    await nursery.start(resumed.run, survivors[0].url, resumed_from)
     await trio.sleep(2)  # the rest of the wave flows through the new leader
     await converge(http, sim, survivors, within_s=20)
 
@@ -192,6 +216,10 @@ async def test_three_instances_converge_and_a_follower_takes_over_when_the_leade
     assert sockets.most == 1, "two instances held the Notifications channel at once"
     for watch in streams:
         assert watch.check_contiguous() > 0
+    assert on_leader.check_contiguous() > 0
+    assert resumed.events and resumed.events[0][0] == "delta"  # a replay, not a snapshot
+    assert resumed.check_contiguous(after=resumed_from) > 0
+    assert resumed.events[-1] == streams[0].events[-1]  # and then the same live frames as the others
     assert all(p.alive for p in survivors)
 
 
