@@ -5,7 +5,7 @@ VENV_LOAD := .venv-load
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo demo-cluster test lint typecheck pytest bench bench-check bench-compare load clean
+.PHONY: help demo demo-cluster test lint typecheck pytest bench bench-check bench-compare chaos load clean
 
 help:
 	@echo "make demo         simulator + proxy + wallboard in one process (prints the URL)"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench        the full benchmark; writes bench/results/"
 	@echo "make bench-check  a reduced bench and the regression gate against bench/baseline.json"
 	@echo "make bench-compare [REF=main]  A/B gate against a git ref in this job (default: merge-base, ~2.5 min)"
+	@echo "make chaos        every simulator fault for 3 min against both upstream modes; board must equal the truth"
 	@echo "make load SCENARIO=call_wave USERS=50 DURATION=30s   one Locust scenario, headless"
 
 $(STAMP): pyproject.toml
@@ -50,6 +51,11 @@ bench-check: $(STAMP)
 REF ?=
 bench-compare: $(STAMP)
 	$(BIN)/queuecast bench --compare $(REF)
+
+# SEED=N replays a run; writes bench/results/chaos-<time>.{json,md,log}. The 30 s form runs in make test.
+SEED ?= 1
+chaos: $(STAMP)
+	$(BIN)/queuecast chaos --seed $(SEED) --duration 180 --mode both
 
 $(VENV_LOAD)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV_LOAD)
