@@ -19,6 +19,7 @@ COMMANDS = {
     "chaos": "every simulator fault on a seeded schedule; the board must end equal to the truth",
     "record": "record what reaches the proxy into a JSONL trace",
     "replay": "replay a JSONL trace through the callback",
+    "viewer-token": "print a viewer token for a wallboard (QC_VIEWER_JWT_SECRET)",
 }
 
 
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from queuecast.chaos.run import main as chaos_main
 
         return int(chaos_main(rest))
+    if command == "viewer-token":
+        from queuecast.viewer_token import main as viewer_token_main
+
+        return viewer_token_main(rest)
     if command in ("record", "replay"):
         import bench.trace as trace
 
@@ -102,6 +107,9 @@ def _first(raised: BaseException, kind: type[BaseException]) -> BaseException | 
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from proxy.redact import install
+
+    install()  # tokens (?access_token=, Bearer, JWTs) are masked in whatever reaches a handler
 
 
 def proxy_main(argv: list[str]) -> int:

@@ -139,3 +139,25 @@ def test_the_keepalive_ticker_closes_a_subscriber_whose_access_expired() -> None
     assert subscriber.closed_reason == "expired"
     with pytest.raises(SubscriberClosed, match="expired"):
         subscriber.drain()
+
+
+def test_log_records_have_tokens_masked() -> None:
+    import logging
+
+    from proxy.redact import RedactTokens, redact
+
+    token = GATE.issue(["q-a"], ttl_s=60)
+    assert token not in redact(f"GET /dashboard-stream?queues=a&access_token={token}&x=1 200")
+    assert "access_token=<redacted>&x=1" in redact(f"?access_token={token}&x=1")
+    assert redact("Authorization: Bearer abc.def-ghi") == "Authorization: Bearer <redacted>"
+    assert redact(f"token was {token}!") == "token was <jwt>!"
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "asked with %s", (f"?access_token={token}",), None)
+    try:
+        raise ValueError(f"bad {token}")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert RedactTokens().filter(record)
+    assert token not in record.getMessage() and token not in (record.exc_text or "")
+    assert "<jwt>" in (record.exc_text or "")
