@@ -18,6 +18,32 @@ import { attr, h, put, stats } from "./board-dom.js";
 
 /* ------------------------------------------------------------------ settings */
 
+/**
+ * Viewer access (docs/wallboard.md): a token in `?access_token=` leaves the address bar at once
+ * (history.replaceState: not on screen, not in bookmarks, not in the history) and is kept for this tab
+ * in sessionStorage, so a reload still has it. It is sent only to the proxy and never rendered.
+ */
+function takeAccessToken() {
+  const KEY = "queuecast:access_token";
+  const url = new URL(location.href);
+  const given = url.searchParams.get("access_token");
+  if (given !== null) {
+    url.searchParams.delete("access_token");
+    history.replaceState(history.state, "", url);
+    try {
+      if (given) sessionStorage.setItem(KEY, given);
+      else sessionStorage.removeItem(KEY); // `?access_token=` (empty) forgets it
+    } catch { /* storage disabled: the token lives as long as the page */ }
+    return given || null;
+  }
+  try {
+    return sessionStorage.getItem(KEY);
+  } catch {
+    return null;
+  }
+}
+const accessToken = takeAccessToken();
+
 // A saved board (`/b/<name>`) arrives inside the page; the URL's own parameters win over it.
 const saved = JSON.parse(document.getElementById("saved-board")?.textContent || "null");
 const params = new URLSearchParams(saved?.params || {});
@@ -45,7 +71,7 @@ const els = {
 };
 const container = tiles ? els.tiles : els.rows;
 
-const board = connectBoard({ queues: config.queues, share: config.share });
+const board = connectBoard({ queues: config.queues, share: config.share, accessToken });
 const store = board.store;
 const layoutState = { cell: 0, pages: 1, perPage: 0, page: 0, dense: false, mode: "", cols: 0 };
 window.queuecast = { store, board, stats, config, layout: layoutState, showPage: (i) => turnTo(i) };

@@ -49,12 +49,15 @@ export function backoffDelay(attempt, { baseMs = 1000, maxMs = 30000, random = M
 /**
  * The stream URL for a board.
  * @param {string} base e.g. "/dashboard-stream" or "https://proxy.example/dashboard-stream"
- * @param {{queues?: string[]|null, lastEventId?: string|null}} [options]
+ * @param {{queues?: string[]|null, lastEventId?: string|null, accessToken?: string|null}} [options]
+ *   accessToken: a viewer token (the proxy's QC_VIEWER_JWT_SECRET), sent as `?access_token=`
+ *   because EventSource cannot set an Authorization header
  */
-export function streamUrl(base, { queues = null, lastEventId = null } = {}) {
+export function streamUrl(base, { queues = null, lastEventId = null, accessToken = null } = {}) {
   const url = new URL(base, globalThis.location?.href ?? "http://localhost/");
   if (queues && queues.length) url.searchParams.set("queues", queues.join(","));
   if (lastEventId) url.searchParams.set("lastEventId", lastEventId);
+  if (accessToken) url.searchParams.set("access_token", accessToken);
   // Keep a relative base relative (same origin), so the URL reads naturally in logs.
   return /^[a-z]+:/i.test(base) ? url.href : url.pathname + url.search;
 }
@@ -268,13 +271,14 @@ export class StreamClient {
    * @param {() => string|null} [options.lastEventId] where to resume when recreating the EventSource
    * @param {{baseMs?: number, maxMs?: number}} [options.backoff] recreate backoff (default 1 s … 30 s)
    * @param {number} [options.offlineAfterMs] "reconnecting" becomes "offline" after this long (default 15 s)
+   * @param {string|null} [options.accessToken] viewer token (`?access_token=`), when the proxy asks for one
    * @param {typeof EventSource} [options.EventSource] for tests
    */
   constructor({
     url = "/dashboard-stream", queues = null, onFrame, onConnection = () => {}, lastEventId = null,
-    backoff = {}, offlineAfterMs = 15_000, EventSource: ES = globalThis.EventSource,
+    backoff = {}, offlineAfterMs = 15_000, accessToken = null, EventSource: ES = globalThis.EventSource,
   }) {
-    Object.assign(this, { url, queues, onFrame, onConnection, backoff, offlineAfterMs, ES });
+    Object.assign(this, { url, queues, onFrame, onConnection, backoff, offlineAfterMs, accessToken, ES });
     this._resumeFrom = lastEventId || (() => this._lastId);
     this._lastId = null;
     this._es = null;
@@ -318,7 +322,7 @@ export class StreamClient {
     if (this._stopped) return;
     const resume = this._forceSnapshot ? null : this._resumeFrom();
     this._forceSnapshot = false;
-    const es = new this.ES(streamUrl(this.url, { queues: this.queues, lastEventId: resume }));
+    const es = new this.ES(streamUrl(this.url, { queues: this.queues, lastEventId: resume, accessToken: this.accessToken }));
     this._es = es;
     const frame = (kind) => (e) => {
       if (es !== this._es) return;
@@ -391,9 +395,19 @@ export class StreamClient {
   }
 }
 
-/** The key under which tabs of the same board share one stream. */
-export function boardKey(url, queues) {
-  return `queuecast:${streamUrl(url, { queues })}`;
+/**
+ * The key under which tabs of the same board share one stream. Tabs holding different viewer tokens
+ * (which may see different queues) never share; the key carries a short hash, never the token.
+ */
+export function boardKey(url, queues, accessToken = null) {
+  return `queuecast:${streamUrl(url, { queues })}${accessToken ? `#${hashText(accessToken)}` : ""}`;
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: tells keys apart, reveals nothing usable of the text. */
+function hashText(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
 }
 
 /**
@@ -408,14 +422,17 @@ export function boardKey(url, queues) {
  * @param {string|URL} [options.workerUrl] the SharedWorker module (default: queuecast-worker.js next to this file)
  * @param {object} [options.store] QueueStore options
  * @param {object} [options.client] extra StreamClient options (backoff, offlineAfterMs)
+ * @param {string|null} [options.accessToken] viewer token, when the proxy runs with QC_VIEWER_JWT_SECRET
  * @returns {{store: QueueStore, mode: string, close: () => void}}
  */
 export function connectBoard({
   url = "/dashboard-stream", queues = null, share = "auto",
   workerUrl = new URL("./queuecast-worker.js", import.meta.url), store: storeOptions = {}, client = {},
+  accessToken = null,
 } = {}) {
   const store = new QueueStore(storeOptions);
-  const key = boardKey(url, queues);
+  const key = boardKey(url, queues, accessToken);
+  client = { ...client, accessToken };
   let mode = share;
   if (mode === "auto") {
     if (typeof SharedWorker === "function") mode = "worker";
@@ -455,8 +472,9 @@ function shareByWorker(store, key, workerUrl, { url, queues, client }) {
     else if (msg.type === "connection") store.setConnection(msg.state, msg.info);
   };
   port.start();
-  const { backoff, offlineAfterMs } = client;
-  port.postMessage({ type: "hello", url: new URL(url, location.href).href, queues, client: { backoff, offlineAfterMs } });
+  const { backoff, offlineAfterMs, accessToken } = client;
+  port.postMessage({ type: "hello", url: new URL(url, location.href).href, queues,
+    client: { backoff, offlineAfterMs, accessToken } });
   const bye = () => port.postMessage({ type: "bye" });
   addEventListener("pagehide", bye);
   return () => {
