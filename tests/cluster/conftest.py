@@ -28,11 +28,12 @@ def free_port() -> int:
 class RedisServer:
     """A ``redis-server`` process; :meth:`stop` and :meth:`start` keep its port (outage tests)."""
 
-    def __init__(self, binary: str, workdir: Path, *, password: str | None = None) -> None:
+    def __init__(self, binary: str, workdir: Path, *, password: str | None = None, persist: bool = False) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
         self.password = password
+        self.persist = persist  # an append-only file: a restart keeps the data
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -41,7 +42,8 @@ class RedisServer:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always",
                 "--daemonize", "no", "--dir", str(self.workdir)]
         if self.password:
             args += ["--requirepass", self.password]

@@ -13,12 +13,13 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 import trio
 
-from tests.cluster.conftest import RedisServer, free_port
+from tests.cluster.conftest import RedisServer, free_port, redis_binary
 from tests.e2e.conftest import RunningSim, StartSim, comparable, wait_until
 from tests.helpers import SECRET
 
@@ -252,3 +253,34 @@ async def test_redis_stopped_for_ten_seconds_then_restarted_boards_converge_with
 
 async def _one_leader(http: httpx.AsyncClient, procs: list[ProxyProcess]) -> bool:
     return len(await leaders(http, procs)) == 1
+
+
+async def test_redis_restarted_with_its_data_lets_every_client_go_on_without_a_gap(
+    nursery: trio.Nursery, start_sim: StartSim, tmp_path: Any, processes: list[ProxyProcess],
+    http: httpx.AsyncClient,
+) -> None:
+    redis = RedisServer(redis_binary(), tmp_path, persist=True)
+    redis.start()
+    try:
+        sim = await start_sim(speed=20.0, queues=3, agents=20, notify_min_interval_s=0.05)
+        procs = [await spawn(processes, sim, redis, http) for _ in range(3)]
+        await wait_until(lambda: _one_leader(http, procs), within_s=15)
+        await converge(http, sim, procs, within_s=20)
+        await http.post(f"{sim.url}/sim/resume")
+        streams = [StreamWatch() for _ in procs]
+        for watch, p in zip(streams, procs, strict=True):
+            await nursery.start(watch.run, p.url)
+        await http.post(f"{sim.url}/sim/waves", json={"ratePerMin": 1200, "durationS": 8})
+        await trio.sleep(1)
+        before = [len(w.events) for w in streams]
+        redis.stop()  # the leader steps down meanwhile; everyone keeps its clients
+        await trio.sleep(4)
+        redis.start()
+        await wait_until(lambda: _one_leader(http, procs), within_s=15)
+        await trio.sleep(2)
+        await converge(http, sim, procs, within_s=30)
+        for watch, n in zip(streams, before, strict=True):  # same epoch, every delta the next seq: no snapshot
+            assert watch.check_contiguous() > 0 and len(watch.events) > n > 1
+        assert all(p.alive for p in procs)
+    finally:
+        redis.stop()
