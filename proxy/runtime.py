@@ -16,6 +16,7 @@ import trio
 
 from proxy.auth.viewer import ViewerGate
 from proxy.cluster.node import Cluster
+from proxy.drain import Drain
 from proxy.hub.broker import Broker
 from proxy.hub.memory_broker import MemoryBroker
 from proxy.ingest.dedupe import Deduper
@@ -52,6 +53,8 @@ class Runtime:
     viewers: ViewerGate = field(default_factory=lambda: ViewerGate(None))
     #: The Redis cluster this instance belongs to (``QC_REDIS_URL``); None: one process, in-memory broker.
     cluster: Cluster | None = None
+    #: In-flight callbacks and the shutdown flags (:mod:`proxy.drain`).
+    drain: Drain = field(default_factory=Drain)
 
     @property
     def upstream_config(self) -> UpstreamConfig | None:
@@ -135,6 +138,8 @@ class Runtime:
         states = {name: self.supervisor.state(name) for name in self.components}
         if not self.components:
             problems.append("starting")
+        if self.drain.stopping:
+            problems.append("shutting down")
         problems += [f"component {name} {state}" for name, state in states.items() if state in ("starting", "down")]
         if not self.broker.attached:
             problems.append("broker detached")

@@ -140,6 +140,12 @@ class Settings:
     retry_ms: int = 3000
     #: ``QC_HEAD_TIMEOUT_S``: a request head (any route) must arrive whole within this; else cut. Default 10 s.
     head_timeout_s: float = 10.0
+    #: ``QC_BODY_TIMEOUT_S``: a callback body must arrive whole within this after its head; else 408. Default 10 s.
+    body_timeout_s: float = 10.0
+    #: ``QC_IDLE_TIMEOUT_S``: an idle keep-alive connection (no request in progress) is closed after this. Default 75 s.
+    idle_timeout_s: float = 75.0
+    #: ``QC_SHUTDOWN_S``: on SIGTERM, everything (drain callbacks, end streams, clean up) within this. Default 10 s.
+    shutdown_s: float = 10.0
     #: ``QC_CORS_ORIGINS``: comma-separated exact origins allowed to read the stream. Default none.
     cors_origins: tuple[str, ...] = ()
     #: ``QC_STALE_AFTER_S``: upstream status turns ``degraded`` after this long without an event. Default 120 s.
@@ -305,6 +311,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "keepalive_s": _float_range(0.05),
     "retry_ms": _int_range(0),
     "head_timeout_s": _float_range(0.1),
+    "body_timeout_s": _float_range(0.1),
+    "idle_timeout_s": _float_range(0.1),
+    "shutdown_s": _float_range(0.5, 600.0),
     "cors_origins": _csv,
     "stale_after_s": _float_range(0.1),
     "log_level": _log_level,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import trio
+
 from proxy.contract import json_encode as _encode
 from proxy.errors import InvalidInput, StoreUnavailable
 from proxy.http.asgi import Receive, Scope, Send, header_map, respond
@@ -81,32 +83,49 @@ class CallbackEndpoint:
         if scope["method"] != "POST":
             await respond(send, 405, [("Allow", "POST"), *extra], b'{"error":"method_not_allowed"}')
             return
+        if not rt.drain.enter():  # shutting down: nothing accepted that could not be published any more
+            rt.metrics.callbacks.labels("503").inc()
+            await respond(send, 503, [("Retry-After", "1"), *extra],
+                          b'{"error":"shutting_down","message":"this instance is stopping; redeliver"}')
+            return
         try:
             status, body = await self._read_and_handle(receive, headers, limit)
         except _Disconnected:
             rt.metrics.callbacks.labels("disconnected").inc()
             return
+        finally:
+            rt.drain.leave()
         rt.metrics.callbacks.labels(str(status)).inc()
         await respond(send, status, extra, body)
 
     async def _read_and_handle(self, receive: Receive, headers: Mapping[str, str], limit: int) -> tuple[int, bytes]:
+        read = await self._read_body(receive, headers, limit)
+        if isinstance(read, tuple):
+            return read
+        if self._rt.cluster is not None:
+            return await handle_cluster_callback(self._rt, read, headers)
+        return handle_callback(self._rt, read, headers)
+
+    async def _read_body(self, receive: Receive, headers: Mapping[str, str], limit: int) -> bytes | tuple[int, bytes]:
+        """The whole body within ``QC_BODY_TIMEOUT_S`` (a body trickled a byte a second is a 408, not a task
+        held for ever), at most ``limit`` bytes (413)."""
         too_large = _error(413, "too_large", f"body over {limit} bytes (QC_MAX_BODY_BYTES)")
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return too_large
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                return too_large
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        if self._rt.cluster is not None:
-            return await handle_cluster_callback(self._rt, b"".join(chunks), headers)
-        return handle_callback(self._rt, b"".join(chunks), headers)
+        timeout_s = self._rt.settings.body_timeout_s
+        with trio.move_on_after(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    return too_large
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+        return _error(408, "body_timeout", f"body not complete within {timeout_s:g} s (QC_BODY_TIMEOUT_S)")

@@ -196,7 +196,8 @@ class EventBusUpstream:
     async def _cleanup(self) -> None:
         if not (self._ctx.config.settings.eventbus_cleanup and self.subscription_id and self._ctx.fatal is None):
             return
-        with trio.CancelScope(shield=True), trio.move_on_after(5):
+        # shielded (the upstream is being cancelled) but bounded: within QC_SHUTDOWN_S with the rest
+        with trio.CancelScope(shield=True), trio.move_on_after(min(5.0, self._ctx.config.settings.shutdown_s / 3)):
             try:
                 await self._ctx.platform.delete_event_subscription(self.subscription_id)
                 log.info("subscription %s deleted (clean shutdown)", self.subscription_id)
