@@ -24,6 +24,7 @@ from hypercorn.typing import AppWrapper, ConnectionState, LifespanState
 from hypercorn.utils import ShutdownError, raise_shutdown, repr_socket_addr
 
 from proxy.contract import STREAM_PATH
+from proxy.stream.callback_path import Asgi, IdleConnections, is_callback_request, serve_callbacks
 from proxy.stream.connection import MAX_HEAD
 
 #: ``serve(stream, bytes_read, head_deadline)`` for a stream connection.
@@ -96,14 +97,23 @@ async def read_head(stream: trio.SocketStream, deadline: float) -> bytes | None:
 
 async def serve_front(app: AppWrapper, config: Config, sockets: Sockets, *, on_stream: StreamHandler,
                       head_timeout_s: float, shutdown_trigger: Callable[[], Awaitable[None]],
+                      callback: Asgi | None = None, max_body_bytes: int = 1024 * 1024,
+                      on_shutdown: Callable[[], Awaitable[float]] | None = None,
                       task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
-    """Hypercorn's trio worker, with our dispatch in front. Reports the bound URLs through ``task_status``."""
+    """Hypercorn's trio worker, with our dispatch in front. Reports the bound URLs through ``task_status``.
+
+    ``callback``: the callback's ASGI endpoint, served on the front's own keep-alive h11 loop
+    (:mod:`proxy.stream.callback_path`) for connections whose first request is a callback; None leaves
+    the callback to Hypercorn. ``on_shutdown`` runs once the listeners are closed (idle keep-alive
+    connections are ended first) and returns the grace, in seconds, left to the open connections
+    (default: Hypercorn's ``graceful_timeout``)."""
     if sockets.secure_sockets or sockets.quic_sockets:
         raise ValueError("the stream front serves plain HTTP only (terminate TLS in front of it)")
     config.set_statsd_logger_class(StatsdLogger)
     lifespan_state: LifespanState = {}
     lifespan = Lifespan(app, config, lifespan_state)
     context = WorkerContext(None)
+    idle = IdleConnections()
 
     async def handle(stream: trio.SocketStream) -> None:
         deadline = trio.current_time() + head_timeout_s
@@ -115,6 +125,18 @@ async def serve_front(app: AppWrapper, config: Config, sockets: Sockets, *, on_s
             with trio.CancelScope(shield=True):
                 await stream.aclose()
             return
+        if callback is not None and is_callback_request(head):
+            try:
+                rest = await serve_callbacks(stream, head, endpoint=callback, max_body_bytes=max_body_bytes,
+                                             head_timeout_s=head_timeout_s, idle_timeout_s=config.keep_alive_timeout,
+                                             idle=idle)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                rest = None
+            if rest is None:
+                with trio.CancelScope(shield=True):
+                    await stream.aclose()
+                return
+            head, deadline = rest, trio.current_time() + head_timeout_s
         if is_stream_request(head):
             await on_stream(stream, head, deadline)
             return
@@ -144,7 +166,11 @@ async def serve_front(app: AppWrapper, config: Config, sockets: Sockets, *, on_s
                 if other_errors is not None:
                     raise other_errors from None
             finally:
+                idle.close()
+                grace = float(config.graceful_timeout)
+                if on_shutdown is not None:
+                    grace = await on_shutdown()
                 await context.terminated.set()
-                server_nursery.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
+                server_nursery.cancel_scope.deadline = trio.current_time() + grace
         await lifespan.wait_for_shutdown()
         lifespan_nursery.cancel_scope.cancel()
