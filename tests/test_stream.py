@@ -302,3 +302,33 @@ async def test_a_stream_asked_for_on_a_hypercorn_keep_alive_connection_is_served
         await post_callback(client, envelope("q9", oWaiting=2))
         _, data = await reader.next_json()
         assert data["queues"]["q9"]["waiting"] == 2
+
+
+async def test_a_socket_that_stops_draining_is_cut_by_our_own_deadline_not_the_kernels():
+    """A Unix socket pair has no TCP_USER_TIMEOUT: the stall cut here can only be the stream path's."""
+    from proxy.http.cors import CorsPolicy
+    from proxy.runtime import build_runtime
+    from proxy.state.view import QueueView
+    from proxy.stream.connection import StreamConnections
+    from tests.conftest import proxy_settings
+
+    rt = build_runtime(proxy_settings(client_stall_s=0.5, client_buffer=1000))
+    ours, theirs = trio.socket.socketpair()
+    server = trio.SocketStream(ours)
+    head = b"GET /dashboard-stream HTTP/1.1\r\nHost: x\r\n\r\n"
+    big = b'{"name":"' + b"x" * 50_000 + b'"}'
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(StreamConnections(rt, CorsPolicy(())).serve, server, head, trio.current_time() + 5)
+        with trio.fail_after(5):
+            while rt.broker.subscriber_count == 0:  # noqa: ASYNC110  # the handler attaches in its own task
+                await trio.sleep(0.01)
+            t0 = trio.current_time()
+            n = 0
+            while rt.broker.subscriber_count:  # the peer never reads: the kernel buffer fills, then the cut
+                n += 1
+                rt.broker.publish({"q": QueueView("q", {"waiting": n}, big)})
+                await trio.sleep(0.01)
+        assert 0.4 < trio.current_time() - t0 < 3
+    assert 'queuecast_sse_disconnects_total{reason="stalled"} 1.0' in rt.metrics.render().decode()
+    assert 'queuecast_sse_clients 0.0' in rt.metrics.render().decode()
+    theirs.close()
