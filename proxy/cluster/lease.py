@@ -1,11 +1,12 @@
 """The leader lease: ``SET NX PX`` plus renewal, fenced by a counter.
 
-One instance of a cluster holds ``<prefix>:lease`` (its owner string) at a time. It renews every
-``ttl/4``; it **steps down on its own** once ``0.7 × ttl`` has passed without a successful renewal —
-before the key can expire in Redis — so that two instances never run the upstream at once even when
-the leader is cut off from Redis (the platform allows 20 channels per client and evicts the oldest).
-A follower tries to acquire every ``ttl/4``, so it takes over within about ``1.25 × ttl`` of the
-leader's last renewal. Each acquisition increments ``<prefix>:fence``: the fencing token.
+One instance of a cluster holds ``<prefix>:lease`` (its owner string) at a time. With ``ttl`` =
+``QC_LEASE_S``, the key lives ``0.75 × ttl`` and is renewed every ``ttl/4`` (one missed renewal is
+absorbed). The leader **steps down on its own** once ``0.6 × ttl`` has passed since its last successful
+renewal — before the key can expire in Redis — so that two instances never run the upstream at once even
+when the leader is cut off from Redis (the platform allows 20 channels per client and evicts the
+oldest). A follower tries to acquire every ``ttl/4``, so it takes over within ``ttl`` of the leader's
+last renewal: within the lease. Each acquisition increments ``<prefix>:fence``: the fencing token.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from proxy.cluster.store import Keys, Redis, call, script
 from proxy.errors import CrashLoop, StoreUnavailable
 
 log = logging.getLogger("queuecast.cluster.lease")
+
+#: The key's life and the leader's own deadline, as fractions of ``QC_LEASE_S`` (see the module docstring).
+KEY_TTL = 0.75
+STEP_DOWN = 0.6
+
 
 class Deposed(Exception):  # a state, not a failure
     """Redis refused a fenced write: another instance holds the lease now."""
@@ -66,7 +72,7 @@ class Lease:
 
     @property
     def _ttl_ms(self) -> str:
-        return str(int(self.ttl_s * 1000))
+        return str(int(self.ttl_s * KEY_TTL * 1000))
 
     async def acquire(self) -> bool:
         token = await script(self._redis, ACQUIRE, keys=[self._keys.lease, self._keys.fence],
@@ -131,7 +137,7 @@ class Lease:
 
                 nursery.start_soon(lead)
                 while True:
-                    deadline = renewed + 0.7 * self.ttl_s
+                    deadline = renewed + STEP_DOWN * self.ttl_s
                     with trio.move_on_at(deadline):
                         with trio.move_on_after(period):
                             await self._resigned.wait()
@@ -149,7 +155,7 @@ class Lease:
                             if self._clock() < deadline:
                                 continue
                     end = "lost"
-                    log.warning("lease not renewed for %.1f s: stepping down", 0.7 * self.ttl_s)
+                    log.warning("lease not renewed for %.1f s: stepping down", STEP_DOWN * self.ttl_s)
                     break
                 nursery.cancel_scope.cancel()
         finally:

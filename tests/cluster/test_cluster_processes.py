@@ -213,7 +213,7 @@ async def test_three_instances_converge_and_a_follower_takes_over_when_the_leade
     await trio.sleep(2)  # the rest of the wave flows through the new leader
     await converge(http, sim, survivors, within_s=20)
 
-    assert takeover_s <= 1.5 * LEASE_S + 0.5, takeover_s
+    assert takeover_s <= LEASE_S + 0.5, takeover_s  # within the lease (+ this test's polling of /metrics)
     assert sockets.most == 1, "two instances held the Notifications channel at once"
     for watch in streams:
         assert watch.check_contiguous() > 0

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import trio
@@ -28,11 +29,12 @@ def test_workers_without_redis_is_a_clear_configuration_error() -> None:
     assert "QC_REDIS_URL" in done.stderr and "--workers 2" in done.stderr
 
 
-async def test_two_workers_share_one_port_and_one_cluster(redis_server: RedisServer) -> None:
+async def test_two_workers_share_one_port_and_one_cluster(redis_server: RedisServer, tmp_path: Path) -> None:
     port = free_port()
+    log = (tmp_path / "workers.log").open("wb")
     parent = subprocess.Popen(  # noqa: ASYNC220  # starts, does not wait
         [sys.executable, "-m", "queuecast", "proxy", "--workers", "2", "--port", str(port)],
-        env=_env(QC_REDIS_URL=redis_server.url, QC_LEASE_S="2"), stdout=subprocess.DEVNULL)
+        env=_env(QC_REDIS_URL=redis_server.url, QC_LEASE_S="2"), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         seen: set[str] = set()
@@ -49,7 +51,10 @@ async def test_two_workers_share_one_port_and_one_cluster(redis_server: RedisSer
                 seen.add(found.group(1))
             return seen == {"0", "1"}  # the leader and the follower, two processes on one port
 
-        await wait_until(both_answered, within_s=30, every_s=0.05)
+        try:
+            await wait_until(both_answered, within_s=30, every_s=0.05)
+        except trio.TooSlowError:
+            raise AssertionError(f"saw {seen}; the workers said:\n{(tmp_path / 'workers.log').read_text()}") from None
         raw, headers = signed(envelope("q1", oWaiting=4, queueName="Billing"))
         async with httpx.AsyncClient(base_url=url) as client:
             r = await client.post("/api/v1/event-stream/callback", content=raw, headers=headers)
@@ -69,4 +74,5 @@ async def test_two_workers_share_one_port_and_one_cluster(redis_server: RedisSer
         with trio.fail_after(15):
             while parent.poll() is None:  # noqa: ASYNC110  # a process, not an event
                 await trio.sleep(0.05)
-    assert parent.returncode == 0
+    log.close()
+    assert parent.returncode == 0, (tmp_path / "workers.log").read_text()
