@@ -99,6 +99,7 @@ class RedisBroker:
         self._snapshot: Frame | None = None
         self._now = now or (lambda: iso(utcnow()))
         self._attached = False
+        self._detached_since: str | None = None
         self._synced = False
         self._term: _Term | None = None
         self._outbox: deque[tuple[Frame, bytes] | Mapping[str, Any]] = deque()
@@ -218,9 +219,12 @@ class RedisBroker:
         return [f for f in self._ring if f.seq > seq]
 
     def _shown_status(self) -> dict[str, Any]:
+        """The leader's status, or — while this instance cannot reach Redis — its own: ``degraded``
+        because of ``redis`` (its clients keep the last state, which may be going stale)."""
         if self._attached or not self._synced:
             return self._cluster_status
-        return {**self._cluster_status, "upstream": "degraded", "detail": "redis", "source": "cluster"}
+        return {**self._cluster_status, "upstream": "degraded", "since": self._detached_since, "detail": "redis",
+                "source": "cluster", "lastEventAt": self._cluster_status.get("lastEventAt")}
 
     def _announce_status(self) -> None:
         self._status_event = encode_event(_encode(self._shown_status()), event="status")
@@ -231,6 +235,7 @@ class RedisBroker:
     def _set_attached(self, attached: bool) -> None:
         if attached != self._attached:
             self._attached = attached
+            self._detached_since = None if attached else self._now()
             self._metrics.attached.set(1 if attached else 0)
             if self._cluster_status or not attached:
                 self._announce_status()
@@ -326,7 +331,8 @@ class RedisBroker:
         self._synced = True
         if changed:
             self._offer(self.snapshot())
-        self._announce_status()
+        if self._cluster_status:
+            self._announce_status()
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Read the frame stream until cancelled: load, then ``XREAD BLOCK`` and fan out. Survives Redis

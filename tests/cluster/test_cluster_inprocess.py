@@ -131,7 +131,8 @@ async def test_redis_outage_keeps_clients_and_answers_callbacks_503_then_recover
                 assert status.event == "status"
                 if json.loads(status.data)["detail"] == "redis":
                     break
-            assert json.loads(status.data)["upstream"] == "degraded"
+            shown = json.loads(status.data)
+            assert shown["upstream"] == "degraded" and shown["source"] == "cluster" and shown["since"]
             r = await post_callback(c, envelope("q1", oWaiting=5, observed_ms=20))
             assert r.status_code == 503 and "redis://" not in r.text
             ready = await c.get("/readyz")
