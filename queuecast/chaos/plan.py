@@ -60,7 +60,8 @@ CATALOGUE: tuple[Fault, ...] = (
           what="every Platform API call answers 429 with Retry-After for 2–5 s",
           sim_counters=("rate_limit_storms", "responses_429"),
           proxy_metrics=(f'{_EV}{{event="rate_limited"}}', "queuecast_platform_wait_capped_total")),
-    Fault(name="oauth_outage", target="platform", kind="instant", what="the token endpoint answers 503 for 2–4 s",
+    Fault(name="oauth_outage", target="platform", kind="instant",
+          what="the token endpoint answers 503 for 2–4 s, and every token expires as it goes down",
           sim_counters=("oauth_outages", "token_503s"),
           proxy_metrics=(f'{_EV}{{event="token_refresh_failed"}}', f'{_EV}{{event="token_refresh"}}')),
     Fault(name="token_revoked", target="platform", kind="instant",
@@ -88,9 +89,11 @@ CATALOGUE: tuple[Fault, ...] = (
           sim_counters=("channels_removed",), proxy_metrics=(f'{_EV}{{event="reconnect"}}',)),
     Fault(name="queue_deleted", target="platform", kind="instant",
           what="a queue is deleted (routing API, analytics, truth, topics)", sim_counters=("queues_deleted",),
-          proxy_metrics=('queuecast_events_total{outcome="removed"}',)),
+          proxy_metrics=('queuecast_platform_requests_total{call="GET routing/queues"}',
+                         'queuecast_events_total{outcome="removed"}')),
     Fault(name="queue_created", target="platform", kind="instant", what="a new queue appears",
-          sim_counters=("queues_created",), proxy_metrics=(f'{_EV}{{event="backfill"}}',)),
+          sim_counters=("queues_created",), proxy_metrics=(f'{_EV}{{event="backfill"}}',
+                                                           'queuecast_platform_requests_total{call="POST events/')),
 )
 
 #: Malformed and hostile frames and deliveries, at this probability for the whole fault phase.

@@ -56,6 +56,10 @@ PROXY_ONLY = ("updatedAt", "longestWaitingAsOf")
 Say = Callable[[str], None]
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # progress lines reach a pipe or a log file as they happen
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChaosConfig:
     seed: int = 1
@@ -114,7 +118,7 @@ def differences(board: dict[str, Any], truth: dict[str, Any], *, limit: int = 12
 class Chaos:
     """One run: start everything, strike, settle, check, report."""
 
-    def __init__(self, cfg: ChaosConfig, *, say: Say = print) -> None:
+    def __init__(self, cfg: ChaosConfig, *, say: Say = _say) -> None:
         self.cfg = cfg
         self.say = say
         self.secret = secrets.token_hex(16)
@@ -197,8 +201,9 @@ class Chaos:
         name = s.fault
         if name == "rate_limit_storm":
             return await self.sim("POST", "/sim/ratelimit/storm", json={"seconds": s.params["seconds"]})
-        if name == "oauth_outage":
-            return await self.sim("POST", "/sim/oauth/outage", json={"seconds": s.params["seconds"]})
+        if name == "oauth_outage":  # the tokens expire as it goes down: the proxies must ask during it
+            down = await self.sim("POST", "/sim/oauth/outage", json={"seconds": s.params["seconds"]})
+            return {**down, **await self.sim("POST", "/sim/tokens/expire")}
         if name == "token_revoked":
             return await self.sim("POST", "/sim/tokens/revoke")
         if name == "token_expired_early":
@@ -362,7 +367,7 @@ def mode_arg(modes: tuple[Mode, ...]) -> str:
     return "both" if len(modes) == 2 else modes[0]
 
 
-async def run_chaos(cfg: ChaosConfig, *, say: Say = print) -> dict[str, Any]:
+async def run_chaos(cfg: ChaosConfig, *, say: Say = _say) -> dict[str, Any]:
     """One chaos run; returns the report (``report["ok"]``: every check passed), written under
     ``cfg.out_dir`` when set."""
     handler: logging.Handler | None = None
