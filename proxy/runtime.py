@@ -85,6 +85,10 @@ class Runtime:
                 await nursery.start(run, "status-watchdog", self.status.watch)
                 await nursery.start(run, "keepalive", self._keepalive_ticker)
                 await nursery.start(run, "cluster", self.cluster.serve, self._lead)
+                # every instance applies the accepted callbacks, so whoever leads next holds the state
+                await nursery.start(run, "callback-intake", self.cluster.intake.consume, self.ingestor.ingest,
+                                    self.topics, self.cluster.note_applied)
+                self.components = (*self.components, "callback-intake")
                 task_status.started()
             return
         upstream = self.upstream_config
@@ -105,9 +109,10 @@ class Runtime:
                             self.ingestor.platform_now)
 
     async def _lead(self) -> None:
-        """While this instance leads the cluster: the aggregator, interval clock, callback intake and
-        upstream (which backfills first); cancelled when the lease is lost. The reducer is emptied then:
-        a later term must not republish what other leaders have since moved on from."""
+        """While this instance leads the cluster: the aggregator, which at once publishes what changed
+        while this instance followed (callbacks every instance applies), the interval clock and the upstream
+        (which backfills first); cancelled when the lease is lost. What is left unpublished then is dropped:
+        a later term starts from the cluster's state, not from this term's leftovers."""
         assert self.cluster is not None
         run = self.supervisor.run
         upstream = self.upstream_config
@@ -117,17 +122,13 @@ class Runtime:
         try:
             async with trio.open_nursery() as nursery:
                 await self._start_core(nursery)
-                await nursery.start(run, "callback-intake", self.cluster.intake.consume, self.ingestor.ingest,
-                                    self.topics, self.cluster.note_applied)
                 if upstream is not None:
                     await nursery.start(run, "upstream", run_upstream, self.sinks(), upstream)
-                self.components = (*base, "aggregator", "interval-clock", "callback-intake",
-                                   *(("upstream",) if upstream else ()))
+                self.components = (*base, "aggregator", "interval-clock", *(("upstream",) if upstream else ()))
                 self.broker.set_status(self.status.body())
         finally:
             self.components = base
-            for queue_id in self.reducer.queue_ids():  # a later term starts from the cluster's truth, not this
-                self.reducer.remove(queue_id)
+            self.aggregator.flush()  # no term any more: the broker drops it
             for source in self.status.sources():  # nor with the health of an upstream it no longer runs
                 self.status.forget(source)
 
