@@ -5,8 +5,8 @@ Redis in one atomic script (:data:`~proxy.cluster.scripts.INTAKE`): every event 
 ``QC_DEDUPE_HORIZON_S`` is remembered (``SET NX EX``) and the body is appended to the callback stream with
 the indexes of its new events. The callback is answered 200 only after that, so an accepted event is
 durable even if the instance dies right after answering; while Redis is unreachable it answers 503 and
-the pusher redelivers. The leader reads the stream from where the previous leader stopped
-(``meta.cbid``) and applies the new events through its ingest pipeline.
+the pusher redelivers. Every instance reads the stream and applies the new events through its ingest
+pipeline (only the leader publishes), so whoever leads next holds the state already.
 """
 
 from __future__ import annotations
@@ -56,24 +56,19 @@ class CallbackIntake:
     async def consume(self, apply: Callable[[list[InboundEvent]], object], topics: TopicFilter,
                       applied: Callable[[bytes], None], *,
                       task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Leader only: apply every accepted body after ``meta.cbid`` in order. ``applied(stream id)`` tells
-        the broker how far the state goes: the position is recorded in Redis with the next frame written."""
-        redis = self.redis
-        if redis is None:
-            raise StoreUnavailable("redis: not connected yet")
+        """Every instance: apply every accepted body in order, from the oldest the stream keeps, through
+        ``apply`` (the ingest pipeline). Followers keep their reducer as current as the leader's, so a new
+        leader — with no platform credentials to backfill from — goes on from the cluster's state.
+        ``applied(stream id)`` tells the broker how far the state goes (recorded with the next frame)."""
         k = self._keys
         backoff = Backoff(initial_s=0.05, max_s=1.0)
-        while True:
-            try:
-                stored = await call(redis.hget(k.meta, "cbid"))
-                last: bytes = stored if isinstance(stored, bytes) else b"0-0"
-                break
-            except StoreUnavailable:
-                await trio.sleep(backoff.next())
+        last = b"0-0"
         task_status.started()
         while True:
             try:
-                answer = await call(redis.xread({k.callbacks: last}, count=200, block=1000))
+                if self.redis is None:
+                    raise StoreUnavailable("redis: not connected yet")
+                answer = await call(self.redis.xread({k.callbacks: last}, count=200, block=1000))
             except StoreUnavailable:
                 self._metrics.errors.labels("callbacks").inc()
                 await trio.sleep(backoff.next())

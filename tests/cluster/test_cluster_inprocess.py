@@ -199,3 +199,21 @@ async def test_a_new_leader_adopts_the_clusters_token_instead_of_asking_the_plat
             while (await http.get(f"{sim.url}/sim/stats")).json()["sockets"] != 1:  # noqa: ASYNC110
                 await trio.sleep(0.05)
         assert await tokens_issued() == 1  # the token in Redis was adopted: no second request
+
+
+async def test_a_new_leader_without_credentials_goes_on_from_the_clusters_state(start_proxy, redis_server):
+    """Push only, nothing to backfill from: the followers applied every accepted callback too."""
+    proxies = await start_cluster(start_proxy, redis_server, 2)
+    leader = leader_of(proxies)
+    other = next(p for p in proxies if p is not leader)
+    async with httpx.AsyncClient(base_url=other.url) as c:
+        await post_callback(c, envelope("q1", media="chat", oWaiting=3, queueName="Billing", observed_ms=10))
+        await until(lambda: other.runtime.broker.seq >= 1)
+        leader.stop.set()
+        await until(lambda: other.runtime.cluster is not None and other.runtime.cluster.leading)
+        await post_callback(c, envelope("q1", media="voice", oWaiting=2, observed_ms=20))
+        seq = other.runtime.broker.seq
+        await until(lambda: other.runtime.broker.seq > seq)
+        view = (await c.get("/api/v1/queues")).json()["queues"]["q1"]
+    assert view["name"] == "Billing" and view["waiting"] == 5
+    assert view["media"]["chat"]["waiting"] == 3 and view["media"]["voice"]["waiting"] == 2
