@@ -130,6 +130,7 @@ def proxy_main(argv: list[str]) -> int:
 
     import trio
 
+    from proxy import gc_policy
     from proxy.errors import ConfigError
     from proxy.http.boards import load_boards
     from proxy.server import serve, wait_for_signal
@@ -160,5 +161,6 @@ def proxy_main(argv: list[str]) -> int:
                                                         reuse_port=args.reuse_port))
             print(f"queuecast proxy listening on {url}  (wallboard: {url}/, stream: {url}/dashboard-stream)",
                   flush=True)
+            gc_policy.apply()  # many connections: collect less often (proxy/gc_policy.py)
 
     return run_trio("queuecast proxy", run, hint=f"is {settings.host}:{settings.port} free? set QC_PORT or --port")
