@@ -66,10 +66,10 @@ class Cluster:
 
     def note_applied(self, callback_id: bytes) -> None:
         """The leader applied the callback stream up to ``callback_id`` (recorded with the next frame)."""
-        self.broker.callbacks_applied = callback_id
+        self.broker.writer.callbacks_applied = callback_id
 
     async def _lead(self, leadership: Leadership) -> None:
         async with trio.open_nursery() as nursery:
-            await nursery.start(self.broker.lead, self.owner)
+            await nursery.start(self.broker.writer.run, self.owner)
             await leadership()
             nursery.cancel_scope.cancel()

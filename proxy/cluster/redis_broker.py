@@ -10,9 +10,8 @@ Entries carry ``prev`` (the seq of the frame before them): a reader whose last s
 (the stream was trimmed past it during an outage, or Redis lost its data) reloads the snapshot from
 Redis (``views`` hash + ``meta``) and offers it to its clients, so they never miss a change silently.
 
-The publisher never waits: :meth:`publish` queues the frame in a bounded outbox that the leader's
-writer drains with a fenced script (:data:`~proxy.cluster.scripts.PUBLISH`); past the bound, queued
-frames are coalesced (views are whole). While Redis is unreachable an instance keeps serving its
+The publisher never waits: :meth:`publish` queues the frame for the leader's
+:class:`~proxy.cluster.writer.FrameWriter`. While Redis is unreachable an instance keeps serving its
 clients the last state, reports itself detached and tells them ``degraded`` (``detail: redis``).
 """
 
@@ -29,14 +28,14 @@ import msgspec
 import trio
 
 from proxy.auth.backoff import Backoff
-from proxy.cluster.lease import Deposed
 from proxy.cluster.metrics import ClusterMetrics
-from proxy.cluster.scripts import BEGIN_TERM, LOAD, PUBLISH
+from proxy.cluster.scripts import LOAD
 from proxy.cluster.store import Keys, Redis, call, entry_fields, entry_id, script
+from proxy.cluster.writer import FrameWriter
 from proxy.contract import json_encode as _encode
 from proxy.errors import StoreUnavailable
 from proxy.hub.broker import Start
-from proxy.hub.frames import Frame, merge_frames, parse_frame_id
+from proxy.hub.frames import Frame, parse_frame_id
 from proxy.hub.subscriber import Subscriber
 from proxy.sse import encode_event
 from proxy.state.view import QueueView
@@ -44,8 +43,6 @@ from proxy.timefmt import iso, utcnow
 
 log = logging.getLogger("queuecast.cluster.broker")
 
-#: Frames queued for Redis beyond this are coalesced into one (only while Redis is slow or away).
-OUTBOX_FRAMES = 64
 #: Entries read per XREAD, and how long one XREAD blocks (ms; under the store's command timeout).
 READ_COUNT = 500
 READ_BLOCK_MS = 1000
@@ -57,27 +54,13 @@ class _Resync(Exception):
     """The stream does not continue where this instance is: reload the snapshot."""
 
 
-def _views_blob(views: Mapping[str, QueueView]) -> bytes:
-    return b"{" + b",".join(_encode(q) + b":" + v.encoded for q, v in views.items()) + b"}"
-
-
 def _decode_views(blob: bytes) -> dict[str, QueueView]:
     return {q: QueueView(q, msgspec.json.decode(raw), bytes(raw)) for q, raw in _VIEWS.decode(blob).items()}
 
 
-class _Term:
-    """What the leader knows while it leads: its owner string, the epoch and the seqs it numbers."""
-
-    def __init__(self, owner: str, epoch: str, seq: int) -> None:
-        self.owner = owner
-        self.epoch = epoch
-        self.next_seq = seq  # the last seq assigned
-        self.written = seq  # the last seq written (``prev`` of the next entry)
-
-
 class RedisBroker:
     """Cluster :class:`~proxy.hub.broker.Broker`. Synchronous methods touch only local state (atomic
-    under trio); :meth:`serve` reads the stream, :meth:`lead` writes it while this instance leads."""
+    under trio); :meth:`serve` reads the stream; ``writer`` writes it while this instance leads."""
 
     def __init__(self, redis: Redis | None, keys: Keys, *, ring_size: int, ring_max_views: int = 50_000,
                  metrics: ClusterMetrics, now: Callable[[], str] | None = None) -> None:
@@ -101,14 +84,10 @@ class RedisBroker:
         self._attached = False
         self._detached_since: str | None = None
         self._synced = False
-        self._term: _Term | None = None
-        self._outbox: deque[tuple[Frame, bytes] | Mapping[str, Any]] = deque()
-        #: The newest callback stream id the leader applied (its effects are in the next frame published).
-        self.callbacks_applied = b""
-        self._outbox_ready = trio.Event()
+        #: The leader's side: numbers frames and writes them while this instance leads.
+        self.writer = FrameWriter(lambda: self._store, keys, maxlen=ring_size, metrics=metrics, now=self._now)
         #: Called by :meth:`close_all` with its reason (the cluster resigns its lease on ``shutdown``).
         self.on_close: Callable[[str], None] = lambda reason: None
-        self.frames_published = 0
         self.frames_read = 0
         self.resyncs = 0
 
@@ -134,34 +113,21 @@ class RedisBroker:
 
     @property
     def leading(self) -> bool:
-        return self._term is not None
+        return self.writer.leading
 
     def publish(self, views: Mapping[str, QueueView], removed: tuple[str, ...] = ()) -> Frame:
-        """Number the frame and queue it for the stream (leader only; clients get it when it is read
-        back). Without a term (not leading) the frame is dropped and counted. Never waits."""
-        term = self._term
-        if term is None:
+        """Number the frame and queue it for the stream (leader only: :class:`~proxy.cluster.writer.
+        FrameWriter`); clients get it when it is read back. Not leading, it is dropped and counted."""
+        frame = self.writer.queue_frame(views, removed)
+        if frame is None:
             self._metrics.dropped.inc()
             return Frame("delta", self.epoch, self._seq, self._now(), dict(views), removed)
-        term.next_seq += 1
-        frame = Frame("delta", term.epoch, term.next_seq, self._now(), dict(views), removed)
-        self._outbox.append((frame, self.callbacks_applied))
-        if len(self._outbox) > OUTBOX_FRAMES:
-            frames = [x for x in self._outbox if isinstance(x, tuple)]
-            statuses = [x for x in self._outbox if not isinstance(x, tuple)]
-            self._outbox.clear()
-            self._outbox.append((merge_frames([f for f, _ in frames]), frames[-1][1]))
-            self._outbox.extend(statuses[-1:])
-            self._metrics.coalesced.inc()
-        self._outbox_ready.set()
         return frame
 
     def set_status(self, status: Mapping[str, Any]) -> None:
         """The upstream's status: the leader's goes to every instance through the stream; a follower's
         own tracker has no upstream to speak of, so it is not published."""
-        if self._term is not None:
-            self._outbox.append(dict(status))
-            self._outbox_ready.set()
+        self.writer.queue_status(status)
 
     def snapshot(self, only: frozenset[str] | None = None) -> Frame:
         if only is not None:
@@ -378,64 +344,3 @@ class RedisBroker:
                 self.frames_read += 1
         ms = int(self._last_id.split(b"-", 1)[0])
         self._metrics.lag.set(max(0.0, time.time() - ms / 1000))
-
-    # ---- writing the stream (the leader) ----------------------------------------------------------
-
-    async def lead(self, owner: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """While this instance holds the lease as ``owner``: begin a term (the cluster's epoch and seq)
-        and write queued frames until cancelled. Raises :class:`Deposed` when Redis refuses a write."""
-        backoff = Backoff(initial_s=0.05, max_s=1.0)
-        while True:
-            try:
-                k = self._keys
-                began = await script(self._store, BEGIN_TERM, keys=[k.lease, k.meta, k.frames, k.views],
-                                     args=[owner, secrets.token_hex(4), str(self._ring_size), self._now()])
-                break
-            except StoreUnavailable:
-                self._metrics.errors.labels("write").inc()
-                await trio.sleep(backoff.next())
-        if began is None:
-            raise Deposed(owner)
-        epoch, seq, created = began[0].decode(), int(began[1]), int(began[2]) == 1
-        if created:
-            log.info("a new epoch %s begins (a new cluster, or Redis lost its data)", epoch)
-        self._term = _Term(owner, epoch, seq)
-        self._outbox.clear()
-        self.callbacks_applied = b""
-        try:
-            task_status.started()
-            while True:
-                await self._outbox_ready.wait()
-                self._outbox_ready = trio.Event()
-                while self._outbox:
-                    try:
-                        await self._write(self._term, self._outbox[0])
-                    except StoreUnavailable:
-                        self._metrics.errors.labels("write").inc()
-                        await trio.sleep(backoff.next())
-                        continue
-                    backoff.reset()
-                    self._outbox.popleft()
-        finally:
-            self._term = None
-            self._outbox.clear()
-
-    async def _write(self, term: _Term, queued: tuple[Frame, bytes] | Mapping[str, Any]) -> None:
-        k = self._keys
-        maxlen = str(self._ring_size)
-        if isinstance(queued, tuple):
-            frame, cbid = queued
-            args: list[str | bytes] = [term.owner, term.epoch, maxlen, "delta", str(frame.seq), str(term.written),
-                                       frame.as_of, _views_blob(frame.views), _encode(list(frame.removed)), cbid,
-                                       str(len(frame.views))]
-            for queue_id, view in frame.views.items():
-                args += [queue_id, view.encoded]
-            args += [str(len(frame.removed)), *frame.removed]
-        else:
-            args = [term.owner, term.epoch, maxlen, "status", "", "", "", b"", b"", _encode(queued), "0", "0"]
-        written = await script(self._store, PUBLISH, keys=[k.lease, k.meta, k.frames, k.views], args=args)
-        if written is None:
-            raise Deposed(term.owner)
-        if isinstance(queued, tuple):
-            term.written = queued[0].seq
-            self.frames_published += 1
