@@ -60,11 +60,14 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> list[Path]:
-    """``chaos-<startedAt>.json`` and ``.md`` in ``out_dir``; returns their paths."""
+    """``chaos-<startedAt>.json`` and ``.md`` in ``out_dir`` (and the same as ``chaos-latest.*``);
+    returns the paths of the first two."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = report["startedAt"].replace("-", "").replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
     base = out_dir / f"chaos-{stamp}"
     paths = [base.with_suffix(".json"), base.with_suffix(".md")]
-    paths[0].write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
-    paths[1].write_text(markdown(report))
+    text = json.dumps(report, indent=2, sort_keys=False) + "\n"
+    for json_path, md_path in ((paths[0], paths[1]), (out_dir / "chaos-latest.json", out_dir / "chaos-latest.md")):
+        json_path.write_text(text)
+        md_path.write_text(markdown(report))
     return paths

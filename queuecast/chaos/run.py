@@ -48,7 +48,8 @@ from queuecast.chaos.report import write_report
 from simulator.server import serve as serve_simulator
 from simulator.settings import SimSettings
 
-RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
 #: What only the proxy can know: a message moving interval figures alone has no instant time, and
 #: ``longestWaitingAsOf`` is when the proxy asked REST.
 PROXY_ONLY = ("updatedAt", "longestWaitingAsOf")
@@ -384,10 +385,16 @@ async def run_chaos(cfg: ChaosConfig, *, say: Say = _say) -> dict[str, Any]:
             logging.getLogger().removeHandler(handler)
             handler.close()
     if cfg.log_file is not None:
-        report["logFile"] = str(cfg.log_file)
+        report["logFile"] = _shown(cfg.log_file)
     if cfg.out_dir is not None:
-        report["files"] = [str(p) for p in write_report(report, cfg.out_dir)]
+        report["files"] = [_shown(p) for p in write_report(report, cfg.out_dir)]
     return report
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (reports travel; checkouts differ)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
 
 
 def build_parser() -> argparse.ArgumentParser:
