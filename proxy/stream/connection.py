@@ -42,6 +42,20 @@ class StreamConnections:
     def __init__(self, runtime: Runtime, cors: Cors) -> None:
         self._rt = runtime
         self._cors = cors
+        self._heads: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
+
+    def _head(self, conn: h11.Connection, version: bytes, headers: list[tuple[str, str]]) -> bytes:
+        """The 200 head h11 writes for these headers: the same bytes for every client of one origin, so it
+        is written once per (HTTP version, header set) and reused (at most 256 kept)."""
+        key = (version, tuple(headers))
+        head = self._heads.get(key)
+        if head is None:
+            head = conn.send(h11.Response(status_code=200, reason=b"OK", headers=headers))
+            assert head is not None
+            if len(self._heads) >= 256:
+                self._heads.clear()
+            self._heads[key] = head
+        return head
 
     async def serve(self, stream: trio.SocketStream, received: bytes, deadline: float) -> None:
         """Serve one connection whose first ``received`` bytes were read by the front; the request head must
@@ -86,8 +100,7 @@ class StreamConnections:
             return
         subscriber = decision.subscriber
         assert isinstance(subscriber, SocketSubscriber)
-        head = conn.send(h11.Response(status_code=200, reason=b"OK", headers=decision.headers))
-        assert head is not None
+        head = self._head(conn, request.http_version, decision.headers)
         del conn  # its buffers are not needed for the body
         rt.metrics.clients.inc()
         try:
