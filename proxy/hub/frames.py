@@ -62,9 +62,13 @@ class Frame:
         return frame_id(self.epoch, self.seq)
 
     def touches(self, only: frozenset[str] | None) -> bool:
+        """Whether a client filtered to ``only`` gets this frame. Probes the smaller side: a frame of 500
+        queues offered to 1,000 clients of 10 queues each costs 10 lookups per client, not 500."""
         if only is None:
             return True
-        return any(q in only for q in self.views) or any(q in only for q in self.removed)
+        views = self.views
+        hit = any(q in views for q in only) if len(only) < len(views) else any(q in only for q in views)
+        return hit or any(q in only for q in self.removed)
 
     def trim(self) -> None:
         """Forget every encoding but the unfiltered ``data:`` JSON. The broker calls this once a newer
