@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,12 +31,11 @@ from proxy.cluster.metrics import ClusterMetrics
 from proxy.cluster.scripts import LOAD
 from proxy.cluster.store import Keys, Redis, call, entry_fields, entry_id, script
 from proxy.cluster.writer import FrameWriter
-from proxy.contract import json_encode as _encode
 from proxy.errors import StoreUnavailable
 from proxy.hub.broker import Start
-from proxy.hub.frames import Frame, parse_frame_id
+from proxy.hub.fanout import Fanout
+from proxy.hub.frames import Frame
 from proxy.hub.subscriber import Subscriber
-from proxy.sse import encode_event
 from proxy.state.view import QueueView
 from proxy.timefmt import iso, utcnow
 
@@ -68,19 +66,13 @@ class RedisBroker:
         self.redis = redis
         self._keys = keys
         self._metrics = metrics
-        self.epoch = "sync" + secrets.token_hex(3)  # until the first load: no id of ours resumes
-        self._seq = 0
-        self._last_id = b"0-0"
-        self._ring: deque[Frame] = deque()
-        self._ring_size = ring_size
-        self._ring_max_views = ring_max_views
-        self._ring_views = 0
-        self._current: dict[str, QueueView] = {}
-        self._subscribers: set[Subscriber] = set()
-        self._cluster_status: dict[str, Any] = {}
-        self._status_event: bytes | None = None
-        self._snapshot: Frame | None = None
         self._now = now or (lambda: iso(utcnow()))
+        # until the first load, an epoch no id matches: no resume
+        self._fan = Fanout(epoch="sync" + secrets.token_hex(3), ring_size=ring_size, ring_max_views=ring_max_views,
+                           now=self._now)
+        self._ring_size = ring_size
+        self._last_id = b"0-0"
+        self._cluster_status: dict[str, Any] = {}
         self._attached = False
         self._detached_since: str | None = None
         self._synced = False
@@ -100,12 +92,20 @@ class RedisBroker:
     # ---- the Broker protocol --------------------------------------------------------------------
 
     @property
+    def epoch(self) -> str:
+        return self._fan.epoch
+
+    @epoch.setter
+    def epoch(self, value: str) -> None:
+        self._fan.epoch = value
+
+    @property
     def seq(self) -> int:
-        return self._seq
+        return self._fan.seq
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._subscribers)
+        return len(self._fan.subscribers)
 
     @property
     def attached(self) -> bool:
@@ -121,7 +121,7 @@ class RedisBroker:
         frame = self.writer.queue_frame(views, removed)
         if frame is None:
             self._metrics.dropped.inc()
-            return Frame("delta", self.epoch, self._seq, self._now(), dict(views), removed)
+            return Frame("delta", self.epoch, self.seq, self._now(), dict(views), removed)
         return frame
 
     def set_status(self, status: Mapping[str, Any]) -> None:
@@ -130,73 +130,32 @@ class RedisBroker:
         self.writer.queue_status(status)
 
     def snapshot(self, only: frozenset[str] | None = None) -> Frame:
-        if only is not None:
-            views = {q: v for q, v in self._current.items() if q in only}
-            return Frame("snapshot", self.epoch, self._seq, self._now(), views, (), self._shown_status())
-        if self._snapshot is None:
-            self._snapshot = Frame("snapshot", self.epoch, self._seq, self._now(), dict(self._current), (),
-                                   self._shown_status())
-        return self._snapshot
+        return self._fan.snapshot(only)
 
     def attach(self, subscriber: Subscriber, last_event_id: str | None) -> Start:
-        missed = self._missed(last_event_id)
-        start: Start
-        if missed is None:
-            subscriber.offer(self.snapshot())
-            start = "snapshot"
-        else:
-            for frame in missed:
-                subscriber.offer(frame)
-            start = "replay"
-        if self._status_event is not None:
-            subscriber.offer_status(self._status_event)
-        self._subscribers.add(subscriber)
-        return start
+        return self._fan.attach(subscriber, last_event_id, resumable=self._synced)
 
     def detach(self, subscriber: Subscriber) -> None:
-        self._subscribers.discard(subscriber)
+        self._fan.detach(subscriber)
 
     def keepalive(self, now: float, idle_s: float) -> None:
-        for subscriber in self._subscribers:
-            subscriber.offer_keepalive(now, idle_s)
+        self._fan.keepalive(now, idle_s)
 
     def close_all(self, reason: str) -> None:
         """End every stream (the server calls this when it shuts down: ``on_close`` then resigns the lease)."""
         self.on_close(reason)
-        for subscriber in list(self._subscribers):
-            subscriber.close(reason)
-        self._subscribers.clear()
+        self._fan.close_all(reason)
 
-    # ---- local fan-out ----------------------------------------------------------------------------
-
-    def _missed(self, last_event_id: str | None) -> list[Frame] | None:
-        if last_event_id is None or not self._synced:
-            return None
-        parsed = parse_frame_id(last_event_id)
-        if parsed is None or parsed[0] != self.epoch:
-            return None
-        seq = parsed[1]
-        if seq > self._seq:
-            return None
-        if seq == self._seq:
-            return []
-        if not self._ring or self._ring[0].seq > seq + 1:
-            return None
-        return [f for f in self._ring if f.seq > seq]
-
-    def _shown_status(self) -> dict[str, Any]:
-        """The leader's status, or — while this instance cannot reach Redis — its own: ``degraded``
-        because of ``redis`` (its clients keep the last state, which may be going stale)."""
-        if self._attached or not self._synced:
-            return self._cluster_status
-        return {**self._cluster_status, "upstream": "degraded", "since": self._detached_since, "detail": "redis",
-                "source": "cluster", "lastEventAt": self._cluster_status.get("lastEventAt")}
+    # ---- status ------------------------------------------------------------------------------------
 
     def _announce_status(self) -> None:
-        self._status_event = encode_event(_encode(self._shown_status()), event="status")
-        self._snapshot = None
-        for subscriber in self._subscribers:
-            subscriber.offer_status(self._status_event)
+        """Show the leader's status, or — while this instance cannot reach Redis — its own: ``degraded``
+        because of ``redis`` (its clients keep the last state, which may be going stale)."""
+        shown = self._cluster_status
+        if not self._attached and self._synced:
+            shown = {**shown, "upstream": "degraded", "since": self._detached_since, "detail": "redis",
+                     "source": "cluster", "lastEventAt": shown.get("lastEventAt")}
+        self._fan.set_status(shown)
 
     def _set_attached(self, attached: bool) -> None:
         if attached != self._attached:
@@ -205,27 +164,6 @@ class RedisBroker:
             self._metrics.attached.set(1 if attached else 0)
             if self._cluster_status or not attached:
                 self._announce_status()
-
-    def _offer(self, frame: Frame) -> None:
-        for subscriber in list(self._subscribers):
-            subscriber.offer(frame)
-            if subscriber.closed_reason is not None:
-                self._subscribers.discard(subscriber)
-
-    def _remember(self, frame: Frame) -> None:
-        if self._ring:
-            self._ring[-1].trim()
-        self._ring.append(frame)
-        self._ring_views += len(frame.views) + len(frame.removed)
-        while len(self._ring) > 1 and (
-            len(self._ring) > self._ring_size or self._ring_views > self._ring_max_views
-        ):
-            oldest = self._ring.popleft()
-            self._ring_views -= len(oldest.views) + len(oldest.removed)
-
-    def _clear_ring(self) -> None:
-        self._ring.clear()
-        self._ring_views = 0
 
     def _deliver(self, fields: Mapping[bytes, bytes]) -> None:
         """Apply one stream entry locally. Raises :class:`_Resync` when it does not follow on."""
@@ -239,24 +177,14 @@ class RedisBroker:
         seq = int(fields[b"seq"])
         views = _decode_views(fields[b"views"])
         as_of = fields[b"asOf"].decode()
-        if kind == "snapshot":
-            self.epoch, self._seq = epoch, seq
-            self._current = views
-            self._clear_ring()
-            self._snapshot = None
-            self._offer(self.snapshot())
+        if kind == "snapshot":  # a new epoch begins
+            self._fan.reset(epoch=epoch, seq=seq, views=views)
+            self._fan.offer_snapshot()
             return
-        if epoch != self.epoch or int(fields[b"prev"]) != self._seq:
+        if epoch != self.epoch or int(fields[b"prev"]) != self.seq:
             raise _Resync
         removed = tuple(msgspec.json.decode(fields[b"removed"], type=list[str]))
-        frame = Frame("delta", epoch, seq, as_of, views, removed)
-        self._seq = seq
-        self._remember(frame)
-        for queue_id in removed:
-            self._current.pop(queue_id, None)
-        self._current.update(views)
-        self._snapshot = None
-        self._offer(frame)
+        self._fan.deliver(Frame("delta", epoch, seq, as_of, views, removed))
 
     # ---- reading the stream (every instance) ------------------------------------------------------
 
@@ -285,18 +213,15 @@ class RedisBroker:
             ring.append(Frame("delta", epoch.decode(), int(f[b"seq"]), f[b"asOf"].decode(),
                               _decode_views(f[b"views"]),
                               tuple(msgspec.json.decode(f[b"removed"], type=list[str]))))
-        changed = epoch.decode() != self.epoch or seq != self._seq
-        self.epoch, self._seq, self._last_id = epoch.decode(), seq, last_id
-        self._current = {q.decode(): QueueView(q.decode(), msgspec.json.decode(v), v) for q, v in flat.items()}
-        self._clear_ring()
-        for frame in reversed(ring):
-            self._remember(frame)
+        changed = epoch.decode() != self.epoch or seq != self.seq
+        self._last_id = last_id
+        self._fan.reset(epoch=epoch.decode(), seq=seq, ring=ring[::-1],
+                        views={q.decode(): QueueView(q.decode(), msgspec.json.decode(v), v) for q, v in flat.items()})
         if b"status" in meta:
             self._cluster_status = msgspec.json.decode(meta[b"status"])
-        self._snapshot = None
         self._synced = True
         if changed:
-            self._offer(self.snapshot())
+            self._fan.offer_snapshot()
         if self._cluster_status:
             self._announce_status()
 
