@@ -72,20 +72,20 @@ async def test_a_leader_cut_off_from_redis_stops_its_upstream_before_a_follower_
     b = await start_proxy(redis_url=Secret(redis_server.url), **upstream)
     assert a.runtime.cluster is not None and b.runtime.cluster is not None
     most = 0
-    async with httpx.AsyncClient() as http:
-        async def sockets() -> int:
-            return int((await http.get(f"{sim.url}/sim/stats")).json()["sockets"])
+    async with httpx.AsyncClient() as http, httpx.AsyncClient() as watcher, trio.open_nursery() as watching:
+        async def sockets(client: httpx.AsyncClient = http) -> int:
+            return int((await client.get(f"{sim.url}/sim/stats")).json()["sockets"])
 
         async def watch() -> None:
             nonlocal most
             while True:
-                most = max(most, await sockets())
+                most = max(most, await sockets(watcher))
                 await trio.sleep(0.02)
 
         with trio.fail_after(10):
             while await sockets() != 1:  # noqa: ASYNC110  # remote state
                 await trio.sleep(0.05)
-        nursery.start_soon(watch)
+        watching.start_soon(watch)
         splitter.split()
         cut_at = trio.current_time()
         await until(lambda: not a.runtime.cluster.leading, within=2.0)  # type: ignore[union-attr]
@@ -104,3 +104,4 @@ async def test_a_leader_cut_off_from_redis_stops_its_upstream_before_a_follower_
         truth = (await http.get(f"{sim.url}/sim/truth")).json()["queues"]
         for p in (a, b):  # both boards carry every queue again (the new leader backfilled)
             await until(lambda p=p: len(p.runtime.broker.snapshot().views) == len(truth), within=10)
+        watching.cancel_scope.cancel()
