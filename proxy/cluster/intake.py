@@ -26,8 +26,9 @@ from proxy.ingest.topics import TopicFilter
 
 log = logging.getLogger("queuecast.cluster.intake")
 
-#: Accepted bodies kept in the callback stream (``XADD MAXLEN ~``); the leader is normally milliseconds behind.
-STREAM_MAXLEN = 100_000
+#: Accepted bodies kept in the callback stream (``XADD MAXLEN ~``): instances read it within milliseconds;
+#: a fresh instance rebuilds its reducer from what is kept (about 1 KB each: ~20 MB in Redis).
+STREAM_MAXLEN = 20_000
 
 
 class CallbackIntake:
