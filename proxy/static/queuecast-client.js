@@ -62,6 +62,23 @@ export function streamUrl(base, { queues = null, lastEventId = null, accessToken
   return /^[a-z]+:/i.test(base) ? url.href : url.pathname + url.search;
 }
 
+/**
+ * Whether a viewer token's `exp` has passed, read from its payload (unverified: the proxy decides; this
+ * only lets the page say why it is refused). False for anything that is not a JWT with an `exp`.
+ * @param {string|null} token
+ * @param {number} [nowMs]
+ */
+export function tokenExpired(token, nowMs = Date.now()) {
+  try {
+    const payload = token?.split(".")[1];
+    if (!payload) return false;
+    const exp = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")))?.exp;
+    return typeof exp === "number" && exp * 1000 <= nowMs;
+  } catch {
+    return false;
+  }
+}
+
 /** Parses a frame id `<epoch>-<seq>`; null when it is not one. */
 export function parseFrameId(id) {
   const m = /^(.+)-(\d+)$/.exec(id || "");
@@ -346,7 +363,9 @@ export class StreamClient {
         this._close();
         const delay = backoffDelay(this._attempt, this.backoff);
         this._attempt++;
-        this._down(`stream closed; retrying in ${(delay / 1000).toFixed(1)} s`);
+        const why = tokenExpired(this.accessToken) ? "viewer token expired; open the board with a new one"
+          : "stream closed";
+        this._down(`${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
         clearTimeout(this._retryTimer);
         this._retryTimer = setTimeout(() => this._open(), delay);
       } else {
