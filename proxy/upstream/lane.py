@@ -223,6 +223,11 @@ class Lane:
                 self._retry_later(exc)
             except _RETRYABLE as exc:
                 self._retry_later(exc)
+            if self.socket is not None and self.socket is not sock:
+                # a step switched sockets, then failed (the backfill after a replacement or a handover):
+                # the new socket is the current one, whose signals count from now on; the old one goes
+                self._retire(sock)
+                sock = self.socket
 
     async def _on_timer(self, sock: Socket, due: float) -> Socket:
         ch = sock.channel
