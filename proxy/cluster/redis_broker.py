@@ -245,7 +245,10 @@ class RedisBroker:
             except _Resync:
                 self.resyncs += 1
                 self._metrics.resyncs.inc()
+                log.warning("the frame stream does not follow on from seq %d (trimmed past it, or lost): "
+                            "reloading the snapshot", self.seq)
                 need_load = True
+                await trio.sleep(backoff.next())  # never a hot loop, whatever the stream holds
             except StoreUnavailable as exc:
                 self._metrics.errors.labels("read").inc()
                 if self._attached:

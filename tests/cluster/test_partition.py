@@ -3,6 +3,8 @@ a follower takes over, and the platform never sees two channel sets at once."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import trio
 
@@ -11,6 +13,7 @@ from tests.cluster.conftest import RedisServer
 from tests.cluster.test_cluster_inprocess import until
 from tests.conftest import StartProxy
 from tests.e2e.conftest import StartSim
+from tests.helpers import envelope, open_stream, post_callback
 
 
 class Splitter:
@@ -105,3 +108,35 @@ async def test_a_leader_cut_off_from_redis_stops_its_upstream_before_a_follower_
         for p in (a, b):  # both boards carry every queue again (the new leader backfilled)
             await until(lambda p=p: len(p.runtime.broker.snapshot().views) == len(truth), within=10)
         watching.cancel_scope.cancel()
+
+
+async def test_an_instance_whose_place_in_the_stream_was_trimmed_gives_its_clients_a_snapshot(
+    nursery: trio.Nursery, start_proxy: StartProxy, redis_server: RedisServer,
+) -> None:
+    splitter = Splitter(redis_server.port)
+    await nursery.start(splitter.serve)
+    a = await start_proxy(redis_url=Secret(redis_server.url), lease_s=2.0, ring_size=10)
+    await until(lambda: a.runtime.cluster is not None and a.runtime.cluster.leading)
+    b = await start_proxy(redis_url=Secret(f"redis://127.0.0.1:{splitter.port}/0"), lease_s=2.0, ring_size=10)
+    async with httpx.AsyncClient(base_url=a.url) as ca, \
+            httpx.AsyncClient(base_url=b.url, timeout=httpx.Timeout(5, read=None)) as cb:
+        await post_callback(ca, envelope("q0", oWaiting=0, observed_ms=1))
+        await until(lambda: b.runtime.broker.seq == a.runtime.broker.seq >= 1)
+        async with open_stream(cb) as (_, reader):
+            assert (await reader.next()).event == "snapshot"
+            splitter.split()
+            await until(lambda: not b.runtime.broker.attached)
+            # far more frames than the stream keeps (MAXLEN ~ 10 trims whole nodes of 100 entries)
+            for n in range(1, 400):
+                await post_callback(ca, envelope(f"q{n % 7}", oWaiting=n, observed_ms=10 + n))
+            await until(lambda: a.runtime.broker.seq >= 300, within=30)
+            splitter.heal()
+            await until(lambda: b.runtime.broker.seq == a.runtime.broker.seq, within=15)
+            while True:  # statuses aside, what comes next is the state as a whole
+                event = await reader.next(within=10)
+                if event.event == "snapshot":
+                    break
+                assert event.event == "delta"  # (a delta still on its way before the cut)
+            data = json.loads(event.data)
+        assert b.runtime.broker.resyncs >= 1
+        assert data["queues"] == (await ca.get("/api/v1/queues")).json()["queues"]
