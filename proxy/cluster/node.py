@@ -65,7 +65,8 @@ class Cluster:
                 self.broker.redis = self.intake.redis = None
 
     def note_applied(self, callback_id: bytes) -> None:
-        """The leader applied the callback stream up to ``callback_id`` (recorded with the next frame)."""
+        """This instance applied the callback stream up to ``callback_id`` (while leading, ``meta.cbid`` records
+        it with the next frame written)."""
         self.broker.writer.callbacks_applied = callback_id
 
     async def _lead(self, leadership: Leadership) -> None:
