@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -203,34 +204,64 @@ def _own_cpu_s() -> float:
     return float(t.user + t.system)
 
 
-async def side_by_side(*, secret: str, steps: tuple[int, ...], messages: int = 20,
-                       interval_s: float = 0.2) -> dict[str, Any]:
-    """For each N: queuecast then nchan (each alone on the machine), and their ratios (queuecast / nchan)."""
+async def side_by_side(*, secret: str, steps: tuple[int, ...], messages: int = 20, interval_s: float = 0.2,
+                       rounds: int = 1) -> dict[str, Any]:
+    """For each N: queuecast and nchan, each alone on the machine, ``rounds`` times in alternating order
+    (AB, BA, ...: drift in the machine's load falls on both), then the median of each figure per server
+    and their ratios (queuecast / nchan). Every sitting is kept under ``rounds`` in the row."""
     reason = nchan_unavailable()
+    names = ("queuecast", "nchan") if reason is None else ("queuecast",)
     rows: list[dict[str, Any]] = []
     for n in steps:
-        pair: dict[str, Any] = {"subscribers": n}
-        for name in ("queuecast", "nchan") if reason is None else ("queuecast",):
-            # nchan's messages are padded to the proxy's frame size, so the probe parses as much of each
-            server = start_nchan(size=pair["queuecast"]["event_data_bytes"]) if name == "nchan" else \
-                start_queuecast(secret)
-            try:
-                first_seq = _proxy_seq(server.url) if name == "queuecast" else None
-                row = await probe(server, subscribers=n, messages=messages, interval_s=interval_s,
-                                  first_seq=first_seq)
-            finally:
-                server.stop()
-            pair[name] = row
-            lat = row["latency_ms"]
-            say(f"  peer {name:>9}: {n:>6} subscribers  p50 {lat['p50']:.0f} ms  p99 {lat['p99']:.0f} ms  "
-                f"{row['memory_per_connection_kb']} KB/conn  connect {row['connect_all_s']} s  "
-                f"{row['cpu_per_client_frame_us']} µs CPU/client-frame  delivered {row['delivered']}/{row['expected']}")
+        sittings: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        size = 0
+        for r in range(rounds):
+            # the proxy first in the first round: nchan's messages are padded to the proxy's frame size, so
+            # the probe parses as much of each
+            for name in names if r % 2 == 0 else tuple(reversed(names)):
+                row = await _sitting(name, secret=secret, subscribers=n, messages=messages, interval_s=interval_s,
+                                     size=size)
+                size = size or row["event_data_bytes"]
+                sittings[name].append(row)
+        pair: dict[str, Any] = {"subscribers": n, "rounds": sittings}
+        for name in names:
+            pair[name] = median_row(sittings[name])
         if "nchan" in pair:
             pair["ratios"] = ratios(pair["queuecast"], pair["nchan"])
-            say("  ratios queuecast/nchan: " + "  ".join(f"{k} {v}" for k, v in pair["ratios"].items()))
+            say("  ratios queuecast/nchan" + (f" (medians of {rounds})" if rounds > 1 else "") + ": "
+                + "  ".join(f"{k} {v}" for k, v in pair["ratios"].items()))
         rows.append(pair)
-    return {"workload": {"messages": messages, "interval_s": interval_s, "aggregate_ms": 0},
+    return {"workload": {"messages": messages, "interval_s": interval_s, "aggregate_ms": 0, "rounds": rounds},
             "nchan": "ran" if reason is None else f"skipped: {reason}", "rows": rows}
+
+
+async def _sitting(name: str, *, secret: str, subscribers: int, messages: int, interval_s: float,
+                   size: int) -> dict[str, Any]:
+    server = start_nchan(size=size) if name == "nchan" else start_queuecast(secret)
+    try:
+        first_seq = _proxy_seq(server.url) if name == "queuecast" else None
+        row = await probe(server, subscribers=subscribers, messages=messages, interval_s=interval_s,
+                          first_seq=first_seq)
+    finally:
+        server.stop()
+    lat = row["latency_ms"]
+    say(f"  peer {name:>9}: {subscribers:>6} subscribers  p50 {lat['p50']:.0f} ms  p99 {lat['p99']:.0f} ms  "
+        f"{row['memory_per_connection_kb']} KB/conn  connect {row['connect_all_s']} s  "
+        f"{row['cpu_per_client_frame_us']} µs CPU/client-frame  delivered {row['delivered']}/{row['expected']}")
+    return row
+
+
+def median_row(sittings: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of medians over sittings (the latency summaries figure by figure); the first sitting when one."""
+    if len(sittings) == 1:
+        return sittings[0]
+    out = dict(sittings[0])
+    for key, value in sittings[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = statistics.median(s[key] for s in sittings)
+        elif isinstance(value, dict):
+            out[key] = {k: statistics.median(s[key][k] for s in sittings) for k in value}
+    return out
 
 
 def ratios(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, float | None]:

@@ -74,6 +74,7 @@ class Config:
     wallboard_s: float
     peer: str | None = None
     peer_steps: tuple[int, ...] = (1000, 5000, 10000)
+    peer_rounds: int = 1
 
 
 FULL = Config(sections=SECTIONS, iso_events=1000, listeners=10, echo_concurrency=8, ingest_step_s=2.0,
@@ -135,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the fan-out workload (N subscribers, 20 messages 200 ms apart) against this peer "
                         "in the same run; nchan needs nginx + libnginx-mod-nchan (skipped with the reason if absent)")
     p.add_argument("--peer-steps", type=_ints, help="--peer subscriber counts (full: 1000,5000,10000; check: 1000)")
+    p.add_argument("--peer-rounds", type=int,
+                   help="--peer sittings per server and count, alternating order; medians reported (default 1)")
     p.add_argument("--ingest-step-s", type=float, help="seconds per ingest concurrency step (full: 2)")
     p.add_argument("--wallboard-rate", type=float, help="events/s offered to the Chromium board (full: 1500)")
     p.add_argument("--wallboard-duration", type=float, help="seconds of the wallboard wave (full: 4)")
@@ -154,7 +157,7 @@ def configure(args: argparse.Namespace) -> Config:
                      ("duration", "duration_s"), ("batch", "batch"), ("window_ms", "window_ms"),
                      ("fanout_steps", "fanout_steps"), ("ingest_step_s", "ingest_step_s"),
                      ("wallboard_rate", "wallboard_rate"), ("wallboard_duration", "wallboard_s"),
-                     ("peer", "peer"), ("peer_steps", "peer_steps")):
+                     ("peer", "peer"), ("peer_steps", "peer_steps"), ("peer_rounds", "peer_rounds")):
         if getattr(args, arg) is not None:
             over[key] = getattr(args, arg)
     if args.sections:
@@ -235,7 +238,7 @@ async def run_sections(cfg: Config, results: dict[str, Any], series: report.Seri
     if cfg.peer is not None and cfg.peer_steps:
         say(f"peer: the fan-out workload against queuecast and {cfg.peer}, {','.join(map(str, cfg.peer_steps))} "
             "subscribers (20 messages 200 ms apart, QC_AGGREGATE_MS=0), one server at a time")
-        results["peer"] = await side_by_side(secret=SECRET, steps=cfg.peer_steps)
+        results["peer"] = await side_by_side(secret=SECRET, steps=cfg.peer_steps, rounds=cfg.peer_rounds)
 
 
 async def wallboard_section(cfg: Config) -> dict[str, Any]:
