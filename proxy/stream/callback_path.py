@@ -63,8 +63,14 @@ class IdleConnections:
             scope.cancel()
 
 
+_BODY_TIMEOUT_JSON = b'{"error":"body_timeout","message":"body not complete in time (QC_BODY_TIMEOUT_S)"}'
+_BODY_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                 b"Connection: close\r\n\r\n%s")
+
+
 async def serve_callbacks(stream: trio.SocketStream, received: bytes, *, endpoint: Asgi, max_body_bytes: int,
-                          head_timeout_s: float, idle_timeout_s: float, idle: IdleConnections) -> bytes | None:
+                          head_timeout_s: float, idle_timeout_s: float, idle: IdleConnections,
+                          body_timeout_s: float = 10.0) -> bytes | None:
     """Serve callbacks on ``stream`` until a request that is not one: returns the bytes read of it (its head
     is complete in them), or None when the connection ended. ``idle`` ends keep-alive waits at shutdown;
     ``received`` holds the first request's whole head."""
@@ -75,7 +81,7 @@ async def serve_callbacks(stream: trio.SocketStream, received: bytes, *, endpoin
         while True:
             if not is_callback_request(buf):
                 return buf
-            buf = await _one(stream, buf, endpoint, max_body_bytes, head_timeout_s, server, client)
+            buf = await _one(stream, buf, endpoint, max_body_bytes, body_timeout_s, server, client)
             # the next request: its first byte within the keep-alive timeout, then its head in time
             if not buf:
                 waited = idle.wait(idle_timeout_s)
@@ -100,14 +106,18 @@ async def serve_callbacks(stream: trio.SocketStream, received: bytes, *, endpoin
         return None
 
 
-async def _one(stream: trio.SocketStream, buf: bytes, endpoint: Asgi, max_body_bytes: int, head_timeout_s: float,
+async def _one(stream: trio.SocketStream, buf: bytes, endpoint: Asgi, max_body_bytes: int, body_timeout_s: float,
                server: Any, client: Any) -> bytes:
-    """One request whose head is in ``buf``: read its body, answer it; returns what was read past it."""
+    """One request whose head is in ``buf``: read its body, answer it; returns what was read past it.
+
+    The whole body must arrive within ``body_timeout_s`` of the head (``QC_BODY_TIMEOUT_S``): a body trickled
+    a byte at a time gets a 408 and the connection is closed, whatever the pace of each read."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
     conn.receive_data(buf)
     body: list[bytes] = []
     size = 0
     request: h11.Request | None = None
+    body_deadline = trio.current_time() + body_timeout_s  # the head is already in: the body's clock starts
     cut = False  # the body is over the limit: answered (413 by the endpoint), then closed
     try:
         while True:
@@ -125,12 +135,14 @@ async def _one(stream: trio.SocketStream, buf: bytes, endpoint: Asgi, max_body_b
             elif isinstance(event, h11.EndOfMessage):
                 break
             elif event is h11.NEED_DATA:
-                with trio.move_on_after(head_timeout_s):  # each read of the body has a deadline too
+                with trio.move_on_at(body_deadline):
                     data = await stream.receive_some(65536)
                     if not data:
                         raise Closed
                     conn.receive_data(data)
                     continue
+                with trio.move_on_after(1):
+                    await stream.send_all(_BODY_TIMEOUT % (len(_BODY_TIMEOUT_JSON), _BODY_TIMEOUT_JSON))
                 raise Closed
             else:
                 raise Closed

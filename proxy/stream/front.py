@@ -98,7 +98,7 @@ async def read_head(stream: trio.SocketStream, deadline: float) -> bytes | None:
 async def serve_front(app: AppWrapper, config: Config, sockets: Sockets, *, on_stream: StreamHandler,
                       head_timeout_s: float, shutdown_trigger: Callable[[], Awaitable[None]],
                       callback: Asgi | None = None, max_body_bytes: int = 1024 * 1024,
-                      on_shutdown: Callable[[], Awaitable[float]] | None = None,
+                      on_shutdown: Callable[[], Awaitable[float]] | None = None, body_timeout_s: float = 10.0,
                       task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
     """Hypercorn's trio worker, with our dispatch in front. Reports the bound URLs through ``task_status``.
 
@@ -129,7 +129,7 @@ async def serve_front(app: AppWrapper, config: Config, sockets: Sockets, *, on_s
             try:
                 rest = await serve_callbacks(stream, head, endpoint=callback, max_body_bytes=max_body_bytes,
                                              head_timeout_s=head_timeout_s, idle_timeout_s=config.keep_alive_timeout,
-                                             idle=idle)
+                                             idle=idle, body_timeout_s=body_timeout_s)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 rest = None
             if rest is None:
