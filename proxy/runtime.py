@@ -79,39 +79,37 @@ class Runtime:
         Raises :class:`~proxy.errors.CrashLoop` when one keeps crashing (the process should stop).
         """
         run = self.supervisor.run
-        if self.cluster is not None:  # the state core runs on the leader only (docs/scale-out.md)
-            self.components = ("status-watchdog", "keepalive", "cluster")
+        if self.cluster is not None:  # the aggregator and the upstream run on the leader only (docs/scale-out.md)
+            self.components = ("status-watchdog", "keepalive", "interval-clock", "cluster", "callback-intake")
             async with trio.open_nursery() as nursery:
                 await nursery.start(run, "status-watchdog", self.status.watch)
                 await nursery.start(run, "keepalive", self._keepalive_ticker)
+                await nursery.start(run, "interval-clock", run_interval_clock, self.reducer, self.aggregator.mark,
+                                    self.ingestor.platform_now)
                 await nursery.start(run, "cluster", self.cluster.serve, self._lead)
-                # every instance applies the accepted callbacks, so whoever leads next holds the state
+                # every instance applies the accepted callbacks (and rolls intervals over), so whoever leads
+                # next holds the state
                 await nursery.start(run, "callback-intake", self.cluster.intake.consume, self.ingestor.ingest,
                                     self.topics, self.cluster.note_applied)
-                self.components = (*self.components, "callback-intake")
                 task_status.started()
             return
         upstream = self.upstream_config
         self.components = ("aggregator", "status-watchdog", "keepalive", "interval-clock",
                            *(("upstream",) if upstream else ()))
         async with trio.open_nursery() as nursery:
-            await self._start_core(nursery)
+            await nursery.start(run, "aggregator", self.aggregator.serve)
+            await nursery.start(run, "interval-clock", run_interval_clock, self.reducer, self.aggregator.mark,
+                                self.ingestor.platform_now)
             await nursery.start(run, "status-watchdog", self.status.watch)
             await nursery.start(run, "keepalive", self._keepalive_ticker)
             if upstream is not None:
                 await nursery.start(run, "upstream", run_upstream, self.sinks(), upstream)
             task_status.started()
 
-    async def _start_core(self, nursery: trio.Nursery) -> None:
-        run = self.supervisor.run
-        await nursery.start(run, "aggregator", self.aggregator.serve)
-        await nursery.start(run, "interval-clock", run_interval_clock, self.reducer, self.aggregator.mark,
-                            self.ingestor.platform_now)
-
     async def _lead(self) -> None:
         """While this instance leads the cluster: the aggregator, which at once publishes what changed
-        while this instance followed (callbacks every instance applies), the interval clock and the upstream
-        (which backfills first); cancelled when the lease is lost. What is left unpublished then is dropped:
+        while this instance followed (callbacks and interval roll-overs every instance applies), and the
+        upstream (which backfills first); cancelled when the lease is lost. What is left unpublished then is dropped:
         a later term starts from the cluster's state, not from this term's leftovers."""
         assert self.cluster is not None
         run = self.supervisor.run
@@ -121,10 +119,10 @@ class Runtime:
         base = self.components
         try:
             async with trio.open_nursery() as nursery:
-                await self._start_core(nursery)
+                await nursery.start(run, "aggregator", self.aggregator.serve)
                 if upstream is not None:
                     await nursery.start(run, "upstream", run_upstream, self.sinks(), upstream)
-                self.components = (*base, "aggregator", "interval-clock", *(("upstream",) if upstream else ()))
+                self.components = (*base, "aggregator", *(("upstream",) if upstream else ()))
                 self.broker.set_status(self.status.body())
         finally:
             self.components = base
