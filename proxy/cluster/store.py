@@ -76,7 +76,7 @@ class Keys:
 
 def redact(url: str) -> str:
     """The URL without its credentials (``redis://***@host:6379/0``), for a log line."""
-    return re.sub(r"//[^@/]*@", "//***@", url)
+    return re.sub(r"//[^/]*@", "//***@", url)  # greedy: up to the last @ of the authority
 
 
 @asynccontextmanager
