@@ -108,7 +108,9 @@ def start_proxy(*, secret: str, aggregate_ms: int, max_clients: int = 20_000, ex
     """The proxy with ``QC_*`` settings. ``command`` (default: ``python -m queuecast`` of this tree) and
     ``cwd`` let ``bench --compare`` start another commit's ``<venv>/bin/queuecast`` from its worktree."""
     env = {"QC_CALLBACK_SECRET": secret, "QC_AGGREGATE_MS": str(aggregate_ms), "QC_MAX_CLIENTS": str(max_clients),
-           "QC_LOG_LEVEL": "WARNING", "QC_PORT": "0", "QC_HOST": "127.0.0.1", **(extra or {})}
+           "QC_LOG_LEVEL": "WARNING", "QC_PORT": "0", "QC_HOST": "127.0.0.1",
+           "QC_CONNECT_RATE": "0",  # the bench measures capacity: no admission pacing unless a section asks
+           **(extra or {})}
     argv = [*command, "proxy", "--port", "0"] if command else queuecast_argv("proxy", "--port", "0")
     return start("proxy", argv, env=env, cwd=cwd)
 

@@ -18,6 +18,7 @@ from proxy.auth.viewer import ViewerGate
 from proxy.cluster.node import Cluster
 from proxy.drain import Drain
 from proxy.hub.broker import Broker
+from proxy.hub.connect_rate import ConnectRate
 from proxy.hub.memory_broker import MemoryBroker
 from proxy.ingest.dedupe import Deduper
 from proxy.ingest.pipeline import Ingestor
@@ -55,6 +56,8 @@ class Runtime:
     cluster: Cluster | None = None
     #: In-flight callbacks and the shutdown flags (:mod:`proxy.drain`).
     drain: Drain = field(default_factory=Drain)
+    #: How fast new streams are admitted (``QC_CONNECT_RATE``); unlimited unless built from settings.
+    connects: ConnectRate = field(default_factory=lambda: ConnectRate(0))
 
     @property
     def upstream_config(self) -> UpstreamConfig | None:
@@ -182,6 +185,7 @@ def build_runtime(settings: Settings, *, policy: RestartPolicy | None = None) ->
         ingestor=ingestor,
         topics=TopicFilter(settings.topics),
         viewers=ViewerGate(settings.viewer_jwt_secret),
+        connects=ConnectRate(settings.connect_rate),
         auth=CallbackAuth(
             secret=settings.callback_secret,
             previous=settings.callback_secret_previous,

@@ -134,6 +134,9 @@ class Settings:
     client_stall_s: float = 30.0
     #: ``QC_MAX_CLIENTS``: SSE connections beyond this get 503 + Retry-After. Default 20,000.
     max_clients: int = 20_000
+    #: ``QC_CONNECT_RATE``: new streams admitted per second (a burst of one second's worth); beyond it 503 +
+    #: a jittered Retry-After, so a reconnect storm is spread out. 0 = no limit. Default 1,000.
+    connect_rate: float = 1000.0
     #: ``QC_KEEPALIVE_S``: a ``: keepalive`` comment follows this much silence. Default 15 s.
     keepalive_s: float = 15.0
     #: ``QC_RETRY_MS``: the SSE ``retry:`` sent once per connection. Default 3000 ms.
@@ -308,6 +311,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "client_buffer": _int_range(1),
     "client_stall_s": _float_range(0.1),
     "max_clients": _int_range(1),
+    "connect_rate": _float_range(0.0),
     "keepalive_s": _float_range(0.05),
     "retry_ms": _int_range(0),
     "head_timeout_s": _float_range(0.1),

@@ -31,7 +31,7 @@ class Cors(Protocol):
 #: The response head of an admitted stream, before CORS (DESIGN 3.5: no store, no proxy buffering).
 STREAM_HEADERS: Headers = [("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"),
                            ("X-Accel-Buffering", "no")]
-OVERLOADED = b'{"error":"overloaded","message":"too many stream clients, retry later"}'
+OVERLOADED = b'{"error":"overloaded","message":"too many stream clients or connections, retry later"}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def admit(rt: Runtime, cors: Cors, request: StreamRequest,
         return Refusal(status, headers)
     if request.method != "GET":
         return Refusal(405, [("Allow", "GET, OPTIONS"), *cors_headers])
-    if rt.broker.subscriber_count >= rt.settings.max_clients:
+    if rt.broker.subscriber_count >= rt.settings.max_clients or not rt.connects.take():
         rt.metrics.shed.inc()
         retry_after = str(random.randint(1, 5))  # spread a reconnect storm out
         return Refusal(503, [("Retry-After", retry_after), ("Content-Type", "application/json"), *cors_headers],
