@@ -86,6 +86,23 @@ def markdown(results: dict[str, Any]) -> str:
                        f"| {_fmt(s['publish_to_receipt_ms'], ('p50', 'p99'))} | {s['proxy_rss_mb']} "
                        f"| {s['rss_per_client_kb']} | {'yes' if s['held'] else 'no'} |")
         out += ["", "Target (DESIGN 7): 10,000 clients with ≤ 16 KB each.", ""]
+    hostile = r.get("hostile")
+    if hostile:
+        c = hostile["crowd"]
+        out += ["## Under attack (same proxy, same run: calm, then with a hostile crowd)", "",
+                f"Crowd: {c['slow_heads']} slow request heads and {c['slow_bodies']} slow callback bodies "
+                f"(a byte every {c['trickle_s']:g} s, reconnecting when cut), {c['stalled_streams']} streams "
+                "that never read.", "",
+                "| isolated event | calm | under attack | ratio |", "|---|---|---|---|",
+                f"| p50 | {hostile['calm_ms']['p50']:.2f} ms | {hostile['attacked_ms']['p50']:.2f} ms "
+                f"| {hostile['p50_ratio']} |",
+                f"| p99 | {hostile['calm_ms']['p99']:.2f} ms | {hostile['attacked_ms']['p99']:.2f} ms "
+                f"| {hostile['p99_ratio']} |",
+                f"| failed callbacks / missed frames | {hostile['failed_callbacks']['calm']} / "
+                f"{hostile['missed']['calm']} | {hostile['failed_callbacks']['attacked']} / "
+                f"{hostile['missed']['attacked']} | |",
+                f"| proxy RSS | {hostile['proxy_rss_mb']['calm']} MB "
+                f"| {hostile['proxy_rss_mb']['attacked']} MB | |", ""]
     peer = r.get("peer")
     if peer:
         out += peer_markdown(peer)

@@ -34,6 +34,7 @@ import trio
 
 from bench import browser, gate, procs, report
 from bench.fanout import fanout
+from bench.hostile import under_attack
 from bench.ingest import callback_bodies, ceiling, echo_throughput
 from bench.latency import echo_rtt, isolated_latency
 from bench.peer import side_by_side
@@ -46,7 +47,7 @@ from bench.workload import Workload
 
 SECRET = "bench-callback-secret"
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("isolated", "ingest", "sustained", "wallboard", "fanout")
+SECTIONS = ("isolated", "ingest", "sustained", "wallboard", "fanout", "hostile")
 PEERS = ("nchan",)
 
 
@@ -233,6 +234,14 @@ async def run_sections(cfg: Config, results: dict[str, Any], series: report.Seri
         try:
             results["fanout"] = await fanout(proxy, secret=SECRET, steps=cfg.fanout_steps,
                                              hold_s=cfg.fanout_hold_s, bound_ms=cfg.fanout_bound_ms)
+        finally:
+            proxy.stop()
+    if "hostile" in cfg.sections:
+        say("hostile: isolated latency calm, then under a crowd of slowloris sockets and streams that never read")
+        proxy = procs.start_proxy(secret=SECRET, aggregate_ms=0)
+        try:
+            results["hostile"] = await under_attack(proxy, secret=SECRET, events=max(200, cfg.iso_events // 2),
+                                                    listeners=cfg.listeners)
         finally:
             proxy.stop()
     if cfg.peer is not None and cfg.peer_steps:
