@@ -97,10 +97,33 @@ async def test_expect_100_continue_is_answered(proxy):
 
 
 async def test_a_slow_callback_body_is_cut(start_proxy):
-    p = await start_proxy(head_timeout_s=0.5)
+    p = await start_proxy(body_timeout_s=0.5)
     stream = await connect(p.url)
     async with stream:
         await stream.send_all(b"POST /api/v1/event-stream/callback HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[")
+        out = b""
         with trio.fail_after(3):
-            while await stream.receive_some(1024):
-                pass  # closed by the server: the body did not come in time
+            while data := await stream.receive_some(1024):
+                out += data  # then closed by the server: the body did not come in time
+    assert out.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_a_failing_callback_endpoint_answers_500_and_the_loop_survives():
+    """A bug in the endpoint: 500 as Hypercorn would give, the connection closed, nothing raised into the
+    server's nursery (which would stop the whole server)."""
+    from proxy.stream.callback_path import IdleConnections, serve_callbacks
+
+    async def broken(scope, receive, send):
+        await receive()
+        raise RuntimeError("bug")
+
+    ours, theirs = trio.socket.socketpair()
+    raw, headers = signed([envelope("q1", oWaiting=1)])
+    head = request("POST", "/api/v1/event-stream/callback", raw, headers)
+    async with trio.SocketStream(theirs) as client:
+        with trio.fail_after(5):
+            rest = await serve_callbacks(trio.SocketStream(ours), head, endpoint=broken, max_body_bytes=4096,
+                                         head_timeout_s=1, idle_timeout_s=1, idle=IdleConnections())
+        assert rest is None
+        status, _, body = await read_response(client, bytearray())
+    assert status == 500 and json.loads(body) == {"error": "internal"}

@@ -11,6 +11,7 @@ gives the connection to Hypercorn (or the stream path) at that request boundary.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -63,6 +64,9 @@ class IdleConnections:
             scope.cancel()
 
 
+log = logging.getLogger("queuecast.front")
+_INTERNAL_ERROR = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 20\r\n"
+                   b'Connection: close\r\n\r\n{"error":"internal"}')
 _BODY_TIMEOUT_JSON = b'{"error":"body_timeout","message":"body not complete in time (QC_BODY_TIMEOUT_S)"}'
 _BODY_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                  b"Connection: close\r\n\r\n%s")
@@ -184,7 +188,13 @@ async def _one(stream: trio.SocketStream, buf: bytes, endpoint: Asgi, max_body_b
         if data:
             out.append(data)
 
-    await endpoint(scope, receive, send)
+    try:
+        await endpoint(scope, receive, send)
+    except Exception:  # a bug: answered 500 as Hypercorn would, logged once, this connection closed
+        log.exception("callback endpoint failed")
+        with trio.move_on_after(1):
+            await stream.send_all(_INTERNAL_ERROR)
+        raise Closed from None
     await stream.send_all(b"".join(out))
     if cut or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
         raise Closed

@@ -10,6 +10,7 @@ before anyone parses it), and at most ``MAX_HEAD`` bytes are read before dispatc
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -26,6 +27,8 @@ from hypercorn.utils import ShutdownError, raise_shutdown, repr_socket_addr
 from proxy.contract import STREAM_PATH
 from proxy.stream.callback_path import Asgi, IdleConnections, is_callback_request, serve_callbacks
 from proxy.stream.connection import MAX_HEAD
+
+log = logging.getLogger("queuecast.front")
 
 #: ``serve(stream, bytes_read, head_deadline)`` for a stream connection.
 StreamHandler = Callable[[trio.SocketStream, bytes, float], Awaitable[None]]
@@ -116,6 +119,16 @@ async def serve_front(app: AppWrapper, config: Config, sockets: Sockets, *, on_s
     idle = IdleConnections()
 
     async def handle(stream: trio.SocketStream) -> None:
+        """One connection. A bug in a handler is logged and ends that connection only: it must not reach
+        ``serve_listeners``, whose nursery is the whole server's (Hypercorn answers 500 for the same)."""
+        try:
+            await dispatch(stream)
+        except Exception:
+            log.exception("connection handler failed; the connection is closed, the server goes on")
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+    async def dispatch(stream: trio.SocketStream) -> None:
         deadline = trio.current_time() + head_timeout_s
         try:
             head = await read_head(stream, deadline)
