@@ -61,6 +61,8 @@ _RAW: dict[str, Callable[[str], str]] = {
     "control_bytes": lambda topic: "\x00\x01\x02\ufffd\x7f" * 64,
     "empty": lambda topic: "",
     "deep_nesting": lambda topic: '{"topicName": "' + topic + '", "eventBody": ' + "[" * 5000 + "]" * 5000 + "}",
+    # over a 1 MiB callback body limit and a 1 MiB WebSocket message limit (trio-websocket's default)
+    "oversized": lambda topic: '{"topicName": "' + topic + '", "eventBody": {"pad": "' + "x" * 1_500_000 + '"}}',
 }
 
 KINDS: tuple[str, ...] = (*_BODIES, *_RAW)
