@@ -161,3 +161,22 @@ def test_log_records_have_tokens_masked() -> None:
     assert RedactTokens().filter(record)
     assert token not in record.getMessage() and token not in (record.exc_text or "")
     assert "<jwt>" in (record.exc_text or "")
+
+
+def test_a_remembered_token_still_expires_and_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import proxy.auth.viewer as viewer_module
+
+    now = [time.time()]
+    gate = ViewerGate(Secret(KEY), clock=lambda: now[0])
+    token = _token({"queues": ["q-a"], "exp": int(now[0]) + 30})
+    assert gate.verify(token).queues == frozenset({"q-a"})
+    assert gate.verify(token).queues == frozenset({"q-a"})  # remembered
+    now[0] += 31
+    with pytest.raises(Unauthorized, match="expired"):
+        gate.verify(token)
+    monkeypatch.setattr(viewer_module, "VERIFIED_CACHE", 3)
+    now[0] = time.time()
+    tokens = [_token({"queues": [f"q-{i}"], "exp": int(now[0]) + 60}) for i in range(5)]
+    for t in tokens:
+        gate.verify(t)
+    assert len(gate._verified) == 3 and tokens[0] not in gate._verified

@@ -30,6 +30,9 @@ QUERY_PARAMETER = "access_token"
 ALL_QUEUES = "*"
 #: A token longer than this is refused unread (a queue list of a few hundred ids fits easily).
 MAX_TOKEN_CHARS = 16_384
+#: Verified tokens remembered (a reconnect storm presents the same few tokens thousands of times; a
+#: verification costs tens of microseconds). Oldest forgotten first.
+VERIFIED_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class ViewerGate:
             raise ValueError(f"an HS256 viewer key needs at least {MIN_VIEWER_SECRET_BYTES} bytes")
         self._key = secret.reveal().encode() if secret is not None else None
         self._clock = clock
+        self._verified: dict[str, Viewer] = {}
 
     @property
     def enabled(self) -> bool:
@@ -85,6 +89,20 @@ class ViewerGate:
         """The viewer a token stands for; raises :class:`Unauthorized`."""
         if self._key is None:
             return EVERYONE
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at <= self._clock():
+                del self._verified[token]
+                raise Unauthorized("access token expired")
+            return known
+        viewer = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = viewer
+        return viewer
+
+    def _verify(self, token: str) -> Viewer:
+        assert self._key is not None
         if len(token) > MAX_TOKEN_CHARS:
             raise Unauthorized("access token too long")
         try:
