@@ -13,11 +13,13 @@ nchan is nginx with Debian's ``libnginx-mod-nchan``, started with the anchor's s
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -29,12 +31,11 @@ import psutil  # type: ignore[import-untyped]  # no stubs in .venv (types-psutil
 import trio
 
 from bench.callback import CALLBACK_PATH, signed_body
-from bench.clients import Poster, StreamClient
+from bench.clients import Poster, host_port
 from bench.http1 import Event
 from bench.procs import ROOT, start_proxy
 from bench.progress import say
 from bench.stats import summary_ms
-from bench.sustained import connect_all
 from bench.timefmt import iso_ms
 
 ANCHOR = Path(os.environ.get("QC_NCHAN_ANCHOR", ROOT.parent / "shared" / "anchors" / "nchan"))
@@ -135,67 +136,83 @@ def start_queuecast(secret: str) -> Server:
 
 async def probe(server: Server, *, subscribers: int, messages: int = 20, interval_s: float = 0.2,
                 parallel: int = 128, first_seq: Callable[[], Awaitable[int]] | None = None) -> dict[str, Any]:
-    """One sitting: connect ``subscribers``, publish ``messages``, measure. Returns the row."""
-    sent_at: dict[int, float] = {}
-    latencies: list[float] = []
-    first = [0]
-    data_bytes = [0]
-    first_at: dict[int, float] = {}  # message → its first receipt by any subscriber
-
-    def on_event(_client: StreamClient, now: float, event: Event) -> None:
-        n = server.message_of(event, first[0])
-        if n is not None and n in sent_at:
-            latencies.append(now - sent_at[n])
-            data_bytes[0] += len(event.data)
-            first_at[n] = min(first_at.get(n, now), now)
-
-    clients = [StreamClient(server.url, path=server.sub_path, on_event=on_event) for _ in range(subscribers)]
-    poster = Poster(server.url, CALLBACK_PATH)
+    """One sitting: ``subscribers`` connections held by :mod:`bench.peer_probe` (its own process, epoll),
+    then ``messages`` published from here. Returns the row."""
+    host, port = host_port(server.url)
+    kind = "seq" if server.name == "queuecast" else "lead"
+    argv = [sys.executable, "-m", "bench.peer_probe", host, str(port), server.sub_path, str(subscribers),
+            str(parallel), kind, str(messages)]
     rss0 = server.rss()
-    async with trio.open_nursery() as nursery:
-        t0 = time.perf_counter()
-        connect_cpu0, probe_cpu0 = server.cpu_s(), _own_cpu_s()
-        await connect_all(clients, nursery, parallel=parallel, timeout_s=120.0)
-        connect_s = time.perf_counter() - t0
-        connect_cpu, connect_probe_cpu = server.cpu_s() - connect_cpu0, _own_cpu_s() - probe_cpu0
-        connected = sum(1 for c in clients if c.status == 200)
+    connect_cpu0 = server.cpu_s()
+    child = await trio.lowlevel.open_process(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    assert child.stdin is not None and child.stdout is not None
+    lines = _Lines(child.stdout)
+    poster = Poster(server.url, CALLBACK_PATH)
+    try:
+        _, count, seconds = (await lines.next(timeout_s=180.0)).split()
+        connected, connect_s = int(count), float(seconds)
+        connect_cpu = server.cpu_s() - connect_cpu0
         await trio.sleep(1.0)  # the connection burst settles
         rss1 = server.rss()
-        if first_seq is not None:
-            first[0] = await first_seq()
-        frames0 = sum(c.frames for c in clients)
+        # one untimed message first, for both servers: the steady state is measured, not the proxy's first
+        # frame, which also turns its upstream status live (one status event to every client)
+        await server.publish(poster, 0)
+        await trio.sleep(max(0.5, interval_s))
+        base = await first_seq() if first_seq is not None else 0
+        await child.stdin.send_all(f"{base}\n".encode())
         cpu0 = server.cpu_s()
-        harness0 = _own_cpu_s()
+        sent_at: dict[int, float] = {}
         statuses = []
         for n in range(1, messages + 1):
             tick = trio.current_time()
             sent_at[n] = time.time()
             statuses.append(await server.publish(poster, n))
             await trio.sleep_until(tick + interval_s)
-        expected = connected * messages
         with trio.move_on_after(10.0):
-            while len(latencies) < expected:  # noqa: ASYNC110  # counted by the clients' callbacks
-                await trio.sleep(0.05)
+            while await lines.next(timeout_s=10.0) != "all":
+                pass
         cpu = server.cpu_s() - cpu0
-        harness = _own_cpu_s() - harness0
-        delivered = sum(c.frames for c in clients) - frames0
-        nursery.cancel_scope.cancel()
-    await poster.aclose()
+        await child.stdin.aclose()
+        report = json.loads(await lines.next(timeout_s=30.0))
+    finally:
+        await poster.aclose()
+        with trio.move_on_after(5):
+            await child.wait()
+        if child.returncode is None:
+            child.kill()
+    latencies = [t - sent_at[int(k)] for k, ts in report["receipts"].items() if int(k) in sent_at for t in ts]
+    delivered = len(latencies)
     lat = summary_ms(latencies)
     return {
         "server": server.name, "subscribers": subscribers, "connected": connected,
         "publish_ok": sum(1 for s in statuses if 200 <= s < 300), "messages": messages,
-        "delivered": len(latencies), "expected": expected, "latency_ms": lat,
-        "event_data_bytes": round(data_bytes[0] / max(1, len(latencies))),
-        "first_receipt_ms": summary_ms([first_at[n] - sent_at[n] for n in first_at]),
+        "delivered": delivered, "expected": connected * messages, "latency_ms": lat,
+        "first_receipt_ms": summary_ms([t - sent_at[int(k)] for k, t in report["first"].items() if int(k) in sent_at]),
         "connect_all_s": round(connect_s, 2),
         "connect_cpu_per_connection_us": round(connect_cpu / max(1, connected) * 1e6, 1),
-        "connect_probe_cpu_s": round(connect_probe_cpu, 2),
         "memory_per_connection_kb": round((rss1 - rss0) / max(1, connected) / 1024, 2),
         "server_cpu_s": round(cpu, 3),
         "cpu_per_client_frame_us": round(cpu / max(1, delivered) * 1e6, 2),
-        "probe_cpu_per_client_frame_us": round(harness / max(1, delivered) * 1e6, 2),
+        "probe_cpu_per_client_frame_us": round(report["cpu_s"] / max(1, delivered) * 1e6, 2),
     }
+
+
+class _Lines:
+    """Lines of a child's stdout."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buf = b""
+
+    async def next(self, *, timeout_s: float) -> str:
+        with trio.fail_after(timeout_s):
+            while b"\n" not in self._buf:
+                data = await self._stream.receive_some(1 << 20)
+                if not data:
+                    raise RuntimeError("the peer probe exited early")
+                self._buf += data
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line.decode()
 
 
 def _own_cpu_s() -> float:
