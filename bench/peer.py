@@ -187,6 +187,7 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
         "server": server.name, "subscribers": subscribers, "connected": connected,
         "publish_ok": sum(1 for s in statuses if 200 <= s < 300), "messages": messages,
         "delivered": delivered, "expected": connected * messages, "latency_ms": lat,
+        "event_data_bytes": report["event_bytes"],
         "first_receipt_ms": summary_ms([t - sent_at[int(k)] for k, t in report["first"].items() if int(k) in sent_at]),
         "connect_all_s": round(connect_s, 2),
         "connect_cpu_per_connection_us": round(connect_cpu / max(1, connected) * 1e6, 1),

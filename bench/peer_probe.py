@@ -13,7 +13,8 @@ Protocol with the parent (:mod:`bench.peer`): argv ``HOST PORT PATH N PARALLEL K
 SECONDS`` once every connection has its response head (or failed), then reads one line from stdin:
 ``BASE`` (the proxy's seq before the first message: message k is seq BASE + k); prints ``all`` once
 C × MESSAGES events are in; reads until stdin closes, then prints one JSON line
-``{"first": {k: t}, "receipts": {k: [t, ...]}, "events": E, "cpu_s": S}``.
+``{"first": {k: t}, "receipts": {k: [t, ...]}, "events": E, "cpu_s": S, "event_bytes": B}`` (B: the mean
+size of an event block, the SSE lines included).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main(argv: list[str]) -> int:
     base = int(line.strip() or 0)
     receipts: dict[int, list[float]] = {}
     events = 0
+    event_bytes = 0
     cpu0 = _cpu_s()
     stdin_fd = sys.stdin.fileno()
     ep.register(stdin_fd, select.EPOLLIN)
@@ -142,6 +144,7 @@ def main(argv: list[str]) -> int:
             if cut < 0:
                 bufs[fd] = buf
                 continue
+            event_bytes += cut + 2
             for m in pattern.finditer(b"\n" + buf[: cut + 2]):
                 k = int(m.group(1)) - base
                 if k > 0:
@@ -152,7 +155,8 @@ def main(argv: list[str]) -> int:
             bufs[fd] = buf[cut + 2:]
     cpu = _cpu_s() - cpu0
     first = {k: min(v) for k, v in receipts.items()}
-    print(json.dumps({"first": first, "receipts": receipts, "events": events, "cpu_s": cpu}), flush=True)
+    print(json.dumps({"first": first, "receipts": receipts, "events": events, "cpu_s": cpu,
+                      "event_bytes": event_bytes // max(1, events)}), flush=True)
     for s in socks.values():
         s.close()
     return 0
