@@ -7,8 +7,9 @@ connect all, and server CPU per delivered client-frame (user + system CPU of the
 during the messages, over the frames the clients received). Each server runs on its own, never both
 at once, so they do not share the two cores.
 
-nchan is nginx with Debian's ``libnginx-mod-nchan``, started with the anchor's scripts
-(``../shared/anchors/nchan/``, or ``QC_NCHAN_ANCHOR``) as an ordinary process on a free loopback port.
+nchan is nginx with Debian's ``libnginx-mod-nchan``, started with the anchor's scripts (``bench/nchan/``,
+copied from ``../shared/anchors/nchan/``; ``QC_NCHAN_ANCHOR`` names another folder) as an ordinary process
+on a free loopback port.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from bench.progress import say
 from bench.stats import summary_ms
 from bench.timefmt import iso_ms
 
-ANCHOR = Path(os.environ.get("QC_NCHAN_ANCHOR", ROOT.parent / "shared" / "anchors" / "nchan"))
+#: nginx config and start/stop scripts (a copy of the shared anchor's, so CI has them; QC_NCHAN_ANCHOR overrides)
+ANCHOR = Path(os.environ.get("QC_NCHAN_ANCHOR", ROOT / "bench" / "nchan"))
 QUEUE_UPDATE_TOPIC = "com.genesyscloud.telephony.queue.update"  # the guide's topic (never imported from proxy)
 NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 
