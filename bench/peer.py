@@ -8,7 +8,7 @@ during the messages, over the frames the clients received). Each server runs on 
 at once, so they do not share the two cores.
 
 nchan is nginx with Debian's ``libnginx-mod-nchan``, started with the anchor's scripts (``bench/nchan/``,
-copied from ``../shared/anchors/nchan/``; ``QC_NCHAN_ANCHOR`` names another folder) as an ordinary process
+copied from ``../shared/anchors/nchan/``; ``NCHAN_ANCHOR_DIR`` names another folder) as an ordinary process
 on a free loopback port.
 """
 
@@ -39,8 +39,8 @@ from bench.progress import say
 from bench.stats import summary_ms
 from bench.timefmt import iso_ms
 
-#: nginx config and start/stop scripts (a copy of the shared anchor's, so CI has them; QC_NCHAN_ANCHOR overrides)
-ANCHOR = Path(os.environ.get("QC_NCHAN_ANCHOR", ROOT / "bench" / "nchan"))
+#: nginx config and start/stop scripts (a copy of the shared anchor's, so CI has them; NCHAN_ANCHOR_DIR overrides)
+ANCHOR = Path(os.environ.get("NCHAN_ANCHOR_DIR", ROOT / "bench" / "nchan"))
 QUEUE_UPDATE_TOPIC = "com.genesyscloud.telephony.queue.update"  # the guide's topic (never imported from proxy)
 NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 
@@ -50,7 +50,7 @@ def nchan_unavailable() -> str | None:
     if shutil.which("nginx") is None or not NCHAN_MODULE.exists():
         return "nginx with the nchan module is not installed (apt-get install nginx-light libnginx-mod-nchan)"
     if not (ANCHOR / "start.sh").exists():
-        return f"no nchan start script at {ANCHOR} (set QC_NCHAN_ANCHOR)"
+        return f"no nchan start script at {ANCHOR} (set NCHAN_ANCHOR_DIR)"
     return None
 
 
