@@ -155,3 +155,18 @@ def test_a_client_that_is_behind_gets_its_pending_frames_in_one_drain():
     sub.offer_status(b"event: status\ndata: {}\n\n")
     out = sub.drain()
     assert out[:3] == [f.chunk() for f in frames] and out[3] == b"18\r\nevent: status\ndata: {}\n\n\r\n"
+
+
+async def test_an_idle_socket_subscriber_whose_access_expired_is_closed_not_kept_alive():
+    """The socket path's keepalive shortcut must not skip the viewer expiry the base class checks."""
+    import trio
+
+    from proxy.stream.socket_subscriber import SocketSubscriber
+
+    ours, theirs = trio.socket.socketpair()
+    with ours, theirs:
+        sub = SocketSubscriber(fd=ours.fileno(), capacity=4, stall_s=10, clock=Clock())
+        sub.park(trio.CancelScope())
+        sub.expires_at = 5.0
+        sub.offer_keepalive(20.0, 15.0)
+        assert sub.closed_reason == "expired"

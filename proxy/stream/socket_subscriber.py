@@ -61,7 +61,7 @@ class SocketSubscriber(Subscriber):
             super().offer_status(encoded)
 
     def offer_keepalive(self, now: float, idle_s: float) -> None:
-        if self.parked and not self.pending and now - self.last_sent >= idle_s:
+        if now < self.expires_at and self.parked and not self.pending and now - self.last_sent >= idle_s:
             self._write(KEEPALIVE_CHUNK if self.chunked else KEEPALIVE)
         else:
             super().offer_keepalive(now, idle_s)
