@@ -86,3 +86,24 @@ async def test_isolated_change_goes_out_at_once_and_a_burst_at_the_window_end(au
         nursery.cancel_scope.cancel()
     assert broker.times == [start, start + 0.5]  # leading edge at once; trailing edge at the window's end
     assert list(broker.snapshot().views) == [f"q{i}" for i in range(6)]
+
+
+async def test_the_window_is_measured_from_the_start_of_a_publish_not_its_end(autojump_clock):
+    """A publish that takes time (fan-out to many clients) must not push every later window back by it."""
+    reducer = Reducer()
+    starts: list[float] = []
+
+    def slow_publish(views, removed=()):
+        starts.append(trio.current_time())
+        autojump_clock.jump(0.03)  # 30 ms of fan-out, on the same clock the throttle reads
+
+    agg = Aggregator(reducer, slow_publish, window_s=0.5, metrics=Metrics())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(agg.serve)
+        for step in range(60):  # 6 s of events every 0.1 s: every window has a change
+            reducer.apply(QueueObservation("q", "voice", t(step), waiting=step))
+            agg.mark("q", trio.current_time())
+            await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(abs(g - 0.5) < 1e-6 for g in gaps), gaps  # not 0.53
