@@ -148,7 +148,7 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
     connect_cpu0 = server.cpu_s()
     child = await trio.lowlevel.open_process(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
     assert child.stdin is not None and child.stdout is not None
-    lines = _Lines(child.stdout)
+    lines = Lines(child.stdout)
     poster = Poster(server.url, CALLBACK_PATH)
     try:
         _, count, seconds = (await lines.next(timeout_s=180.0)).split()
@@ -200,7 +200,7 @@ async def probe(server: Server, *, subscribers: int, messages: int = 20, interva
     }
 
 
-class _Lines:
+class Lines:
     """Lines of a child's stdout."""
 
     def __init__(self, stream: trio.abc.ReceiveStream) -> None:

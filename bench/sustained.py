@@ -1,8 +1,11 @@
 """Sustained load: R events/s over Q queues while N SSE clients watch, then exact convergence.
 
 - Every client keeps the newest encoded view of every queue (what it would render) and records
-  publish → receipt (``arrival - asOf``) of every frame.
-- A few *probe* clients decode every view and record ``(queue, updatedAt, arrival)``, from which
+  publish → receipt (``arrival - asOf``) of every frame. All but the probes are held by
+  :mod:`bench.state_probe` (one process on plain epoll, a few µs per frame): as 1,000 trio clients in
+  this process they cost ~100 µs each per frame, all in the burst after each window, and the probes'
+  receipts waited behind that burst (the harness's backlog, measured as the proxy's staleness).
+- A few *probe* clients (trio, in this process) decode every view and record ``(queue, updatedAt, arrival)``, from which
   come the delivery latency (arrival − newest ``updatedAt`` in the frame) and the staleness of
   every instant sent (an instant or agent message's platform time → the first arrival of a view at
   least that new; interval messages carry no instant and move no ``updatedAt``).
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import bisect
 import json
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -23,10 +28,11 @@ import msgspec
 import trio
 
 from bench.callback import CALLBACK_PATH, signed_body
-from bench.clients import Poster, StreamClient, frame_decoder
+from bench.clients import Poster, StreamClient, frame_decoder, host_port
 from bench.http1 import Event
 from bench.messages import Message
-from bench.procs import Child
+from bench.peer import Lines
+from bench.procs import ROOT, Child
 from bench.progress import say
 from bench.sampler import Sampler
 from bench.stats import summary_ms
@@ -82,7 +88,6 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
         ids = workload.queue_ids
         groups = [tuple(ids[i:i + queues_per_client]) for i in range(0, len(ids), queues_per_client)]
     probe_log: list[dict[str, list[tuple[int, float]]]] = [defaultdict(list) for _ in range(probes)]
-    publish_to_receipt: list[float] = []
     result = SustainedResult(report={})
     t_start = time.time()
 
@@ -106,30 +111,26 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
 
         return on_event
 
-    def on_frame(client: StreamClient, now: float, event: Event) -> None:
-        if event.event == "delta":
-            as_of = event.data.find(b'"asOf":"')
-            if as_of >= 0:
-                text = event.data[as_of + 8: event.data.index(b'"', as_of + 8)].decode()
-                publish_to_receipt.append(now - parse_iso_s(text))
-
     def path(i: int) -> str:
         group = groups[i % len(groups)]
         return "/dashboard-stream" if i < probes or group is None else "/dashboard-stream?queues=" + ",".join(group)
 
-    streams = [StreamClient(proxy.url, path(i), keep_state=True, on_event=on_probe(i) if i < probes else on_frame)
-               for i in range(clients)]
+    streams = [StreamClient(proxy.url, path(i), keep_state=True, on_event=on_probe(i)) for i in range(probes)]
     sampler = Sampler(proxy)
     failures = 0
     sent = 0
-    async with trio.open_nursery() as nursery:
-        note(f"  sustained: connecting {clients} SSE clients")
+    held = clients - probes
+    holder = StateHolder(proxy.url, [path(i) for i in range(probes, clients)])
+    async with trio.open_nursery() as nursery, holder:
+        note(f"  sustained: connecting {clients} SSE clients ({held} held by bench/state_probe.py, {probes} probes)")
+        await holder.connected()
         await connect_all(streams, nursery)
-        refused = sum(1 for c in streams if c.status != 200)
+        refused = sum(1 for c in streams if c.status != 200) + held - holder.count
         note(f"  sustained: {clients - refused} connected; sending {rate:.0f} events/s over {queues} queues "
             f"in batches of {batch} for {seconds:.0f}s")
         nursery.start_soon(sampler.run)
         sampler.start()
+        holder_cpu0 = (await holder.dump())["cpu_s"]
 
         async def poster_loop(index: int) -> None:
             nonlocal failures, sent
@@ -158,17 +159,29 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
             if not quiet:
                 senders.start_soon(_ticker, seconds)
         sampler.stop()
+        holder_cpu_s = (await holder.dump())["cpu_s"] - holder_cpu0
         note(f"  sustained: sent {sent} events ({failures} failed callbacks); waiting for convergence")
         settle_start = time.perf_counter()
         await trio.sleep(window_ms / 1000 + 0.5)
-        converged, detail = _check(streams, workload.expected.views(now_ms=_now_ms()))
+
+        async def check(final: bool = False) -> tuple[int, str, dict[str, Any]]:
+            dump = await holder.dump(final=final)
+            held_states = [(path, {q: v.encode() for q, v in state.items()}, count)
+                           for path, state, count in dump["states"]]
+            ours = [(c.path, c.state, 1) for c in streams if c.status == 200]
+            n, text = _check(ours + held_states, workload.expected.views(now_ms=_now_ms()))
+            return n, text, dump
+
+        converged, detail, dump = await check()
         with trio.move_on_after(15):
             while converged < clients - refused:
                 await trio.sleep(0.5)  # a harness deadline, not a readiness poll: frames may still be in flight
                 # asked again each time: a 30-minute boundary meanwhile rolls the intervals over
-                converged, detail = _check(streams, workload.expected.views(now_ms=_now_ms()))
+                converged, detail, dump = await check()
         settle_s = time.perf_counter() - settle_start
+        converged, detail, dump = await check(final=True)
         nursery.cancel_scope.cancel()
+    publish_to_receipt: list[float] = dump.get("receipts_s", [])
 
     for index, log in enumerate(probe_log):
         del index
@@ -182,8 +195,8 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
                 i = bisect.bisect_left(keys, t)
                 if i < len(seen):
                     result.staleness_s.append(seen[i][1] - t / 1000)
-    frames = [c.frames for c in streams if c.status == 200]
-    sizes = [c.nbytes for c in streams if c.status == 200]
+    frames = [c.frames for c in streams if c.status == 200] + dump["frames"]
+    sizes = [c.nbytes for c in streams if c.status == 200] + dump["nbytes"]
     result.report = {
         "target_events_per_s": rate, "queues": queues, "clients": clients, "probes": probes, "batch": batch,
         "queues_per_client": queues_per_client or queues,
@@ -200,6 +213,7 @@ async def sustained(proxy: Child, *, secret: str, rate: float, queues: int, clie
         "converged_clients": converged, "convergence": detail,
         "converged": converged == clients - refused == clients, "settle_s": round(settle_s, 2),
         **sampler.report(),
+        "holder_cpu_percent": round(holder_cpu_s / max(1e-9, sampler.report()["wall_s"]) * 100, 1),
     }
     return result
 
@@ -217,27 +231,25 @@ async def _ticker(seconds: float) -> None:
         say(f"  sustained: {t:.0f}/{seconds:.0f}s")
 
 
-def _check(streams: list[StreamClient], expected: dict[str, dict[str, Any]]) -> tuple[int, str]:
+def _check(clients: list[tuple[str, dict[str, bytes], int]], expected: dict[str, dict[str, Any]]) -> tuple[int, str]:
     """How many connected clients show exactly ``expected`` (restricted to their ``?queues=`` filter),
-    and a description of the first mismatch. Equal bytes to an already verified state count as equal."""
+    and a description of the first mismatch. ``clients``: (path, state, how many clients hold that state).
+    Equal bytes to an already verified state count as equal."""
     verified: dict[str, dict[str, bytes]] = {}
     converged = 0
     detail = "every client equals the expected final state"
-    for client in streams:
-        if client.status != 200:
+    for path, state, count in clients:
+        if verified.get(path) == state:
+            converged += count
             continue
-        state = client.state
-        if verified.get(client.path) == state:
-            converged += 1
-            continue
-        _, _, query = client.path.partition("?queues=")
+        _, _, query = path.partition("?queues=")
         wanted = expected if not query else {q: v for q, v in expected.items() if q in set(query.split(","))}
         problem = _compare(state, wanted)
         if problem is None:
-            verified[client.path] = state
-            converged += 1
+            verified[path] = state
+            converged += count
         elif detail.startswith("every"):
-            detail = f"client {client.path}: {problem}"
+            detail = f"client {path}: {problem}"
     return converged, detail
 
 
@@ -252,3 +264,49 @@ def _compare(state: dict[str, bytes], expected: dict[str, dict[str, Any]]) -> st
             keys = sorted(k for k in view if got.get(k) != view[k])
             return f"{queue_id}: fields differ {keys}"
     return None
+
+
+class StateHolder:
+    """The non-probe clients, held by :mod:`bench.state_probe` in its own process (``async with``)."""
+
+    def __init__(self, url: str, paths: list[str], *, parallel: int = 64) -> None:
+        self._url = url
+        self._paths = paths
+        self._parallel = parallel
+        self._process: trio.Process | None = None
+        self._lines: Lines | None = None
+        self.count = 0
+
+    async def __aenter__(self) -> StateHolder:
+        host, port = host_port(self._url)
+        self._process = await trio.lowlevel.open_process([sys.executable, "-m", "bench.state_probe"],
+                                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._lines = Lines(self._process.stdout)
+        config = {"host": host, "port": port, "paths": self._paths, "parallel": self._parallel}
+        await self._process.stdin.send_all(json.dumps(config).encode() + b"\n")
+        return self
+
+    async def connected(self) -> None:
+        assert self._lines is not None
+        _, count, _seconds = (await self._lines.next(timeout_s=180.0)).split()
+        self.count = int(count)
+
+    async def dump(self, *, final: bool = False) -> dict[str, Any]:
+        assert self._process is not None and self._process.stdin is not None and self._lines is not None
+        await self._process.stdin.send_all(b"final\n" if final else b"dump\n")
+        result: dict[str, Any] = json.loads(await self._lines.next(timeout_s=60.0))
+        return result
+
+    async def __aexit__(self, *exc: object) -> None:
+        process = self._process
+        if process is None:
+            return
+        with trio.CancelScope(shield=True):
+            if process.stdin is not None:
+                await process.stdin.aclose()
+            with trio.move_on_after(5):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
