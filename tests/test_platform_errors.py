@@ -178,7 +178,8 @@ async def test_error_body_names_status_and_code(status: int, code: str) -> None:
 @pytest.mark.parametrize(
     "content",
     [b"<html><body>502 Bad Gateway</body></html>", b"", b'["not", "an", "error body"]', b'{"code": 5}',
-     b'{"message": "truncated'],
+     b'{"message": "truncated',
+     b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}"],  # an unknown field nested thousands deep: not a crash
 )
 async def test_error_body_that_is_not_an_error_body_falls_back_to_the_reason(content: bytes) -> None:
     async with connect(answer(502, content=content)) as rig:
@@ -197,6 +198,7 @@ async def test_error_body_that_is_not_an_error_body_falls_back_to_the_reason(con
         ("create channel", b"OK"),
         ("list subscriptions", b'{"entities": "none"}'),
         ("list queues", b'{"entities": [{"name": "no id"}]}'),
+        ("create channel", b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}"),  # a hostile depth: not a crash
     ],
 )
 async def test_200_with_an_unexpected_body_is_a_platform_error(call: str, content: bytes) -> None:
@@ -212,7 +214,7 @@ async def test_200_with_an_unexpected_body_is_a_platform_error(call: str, conten
     assert type(exc) is PlatformError
     assert exc.status == 200
     assert str(exc).startswith(f"{call}: unexpected response")
-    assert isinstance(exc.__cause__, msgspec.DecodeError)
+    assert isinstance(exc.__cause__, msgspec.DecodeError | RecursionError)
     assert_no_secrets(exc, rig)
 
 

@@ -62,6 +62,9 @@ class FakeLogin:
             return httpx.Response(503, headers=headers, json={"error": "temporarily_unavailable"})
         if self.mode == "throttled":
             return httpx.Response(429, headers=headers, json={"error": "too_many_requests"})
+        if self.mode in ("deep-200", "deep-503"):  # a hostile body: an unknown field nested thousands deep
+            deep = b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+            return httpx.Response(200 if self.mode == "deep-200" else 503, content=deep)
         if self.mode == "invalid":
             return httpx.Response(401, json={"error": "invalid_client", "description": "authentication failed",
                                              "error_description": "authentication failed"})
@@ -204,6 +207,17 @@ async def test_huge_retry_after_of_the_token_endpoint_waits_exactly_the_cap_and_
     assert login.times == [t0, t0 + MAX_WAIT_S]
     assert tokens.capped == 1
     assert told == ["retry-after"]
+
+
+@pytest.mark.parametrize("mode", ["deep-200", "deep-503"])
+async def test_a_body_nested_thousands_deep_is_a_transient_auth_error_not_a_crash(mode: str) -> None:
+    login = FakeLogin()
+    login.mode = mode
+    tokens, http = manager(login)
+    async with http:
+        with pytest.raises(AuthError) as info:
+            await tokens.token()
+    assert not info.value.fatal
 
 
 async def test_invalid_client_is_fatal_clear_and_never_shows_the_secret(caplog: pytest.LogCaptureFixture) -> None:

@@ -300,7 +300,7 @@ class TokenManager:
         if response.status_code == 200:
             try:
                 body = msgspec.json.decode(response.content, type=_TokenResponse)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # RecursionError: nested thousands deep
                 raise AuthError("token endpoint answered 200 without access_token/expires_in") from None
             if body.expires_in <= 0 or not body.access_token:
                 raise AuthError("token endpoint answered an empty or already expired token")
@@ -315,7 +315,7 @@ class TokenManager:
             )
         try:
             err = msgspec.json.decode(response.content, type=_OAuthError)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested thousands deep
             err = _OAuthError()
         if err.error in _FATAL_ERRORS:
             raise AuthError(

@@ -120,7 +120,7 @@ class Platform:
             return response
         try:
             err = msgspec.json.decode(response.content, type=_ErrorBody)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: brackets nested thousands deep
             err = _ErrorBody()
         err = _ErrorBody(message=_redact(err.message, response.request), code=_redact(err.code, response.request))
         if response.status_code == 429:
@@ -135,7 +135,7 @@ class Platform:
     def _decode(response: httpx.Response, kind: type[T], what: str) -> T:
         try:
             return msgspec.json.decode(response.content, type=kind)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested thousands deep
             raise PlatformError(f"{what}: unexpected response ({exc})", status=response.status_code) from exc
 
     # ------------------------------------------------------------ Notifications
