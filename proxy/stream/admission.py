@@ -7,12 +7,17 @@ keep-alive connection that Hypercorn already owns) both call :func:`admit`, so a
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs
 
+import trio
+
+from proxy.auth.viewer import refusal
+from proxy.errors import Unauthorized
 from proxy.hub.broker import Start
 from proxy.hub.subscriber import Subscriber
 from proxy.runtime import Runtime
@@ -86,14 +91,21 @@ def admit(rt: Runtime, cors: Cors, request: StreamRequest,
         return Refusal(status, headers)
     if request.method != "GET":
         return Refusal(405, [("Allow", "GET, OPTIONS"), *cors_headers])
+    query = request.query
+    try:  # before shedding: a flood without valid tokens spends none of the connect budget
+        viewer = rt.viewers.authorize(request.headers, query)
+    except Unauthorized as exc:
+        status, refused, body = refusal(exc)
+        return Refusal(status, [*refused, *cors_headers], body)
     if rt.broker.subscriber_count >= rt.settings.max_clients or not rt.connects.take():
         rt.metrics.shed.inc()
         retry_after = str(random.randint(1, 5))  # spread a reconnect storm out
         return Refusal(503, [("Retry-After", retry_after), ("Content-Type", "application/json"), *cors_headers],
                        OVERLOADED)
-    query = request.query
     last_event_id = request.headers.get("last-event-id") or next(iter(query.get("lastEventId", ())), None)
-    subscriber = make_subscriber(parse_filter(query))
+    subscriber = make_subscriber(viewer.restrict(parse_filter(query)))  # never more than the token allows
+    if viewer.expires_at != math.inf:  # the keepalive ticker ends the stream at the token's exp
+        subscriber.expires_at = trio.current_time() + viewer.seconds_left()
     start = rt.broker.attach(subscriber, last_event_id)
     rt.metrics.sse_starts.labels(start).inc()
     return Admission(subscriber, start, [*STREAM_HEADERS, *cors_headers])
