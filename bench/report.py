@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
 
 from bench.peer import markdown as peer_markdown
+from bench.sustained import ceiling_markdown
 
 Series = dict[str, list[float]]
 
@@ -103,6 +104,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{hostile['missed']['attacked']} | |",
                 f"| proxy RSS | {hostile['proxy_rss_mb']['calm']} MB "
                 f"| {hostile['proxy_rss_mb']['attacked']} MB | |", ""]
+    if r.get("ceiling"):
+        out += ceiling_markdown(r["ceiling"])
     peer = r.get("peer")
     if peer:
         out += peer_markdown(peer)

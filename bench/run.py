@@ -5,6 +5,8 @@ Sections (each against a fresh proxy process, so one section's state never skews
 1. isolated   — callback → SSE frame latency of isolated events, and a bare echo's round trip;
 2. ingest     — single-event callbacks/s and batched events/s with p99 ≤ 50 ms, and echo requests/s;
 3. sustained  — R events/s over Q queues with N SSE clients: latency, staleness, exact convergence;
+   ceiling    — the same, short, stepped up: per client count the largest rate held with staleness
+   p99 ≤ 1 s (a small table; full run only, or ``--sections ceiling``);
 4. wallboard  — events/s a real board in headless Chromium renders during a wave (skipped, with the
    reason, when there is no Chromium or Playwright; never gated);
 5. fanout     — the most SSE clients held at ~2 frames/s each, and memory per connection;
@@ -40,6 +42,7 @@ from bench.latency import echo_rtt, isolated_latency
 from bench.peer import side_by_side
 from bench.progress import say
 from bench.stats import summary_ms
+from bench.sustained import ceiling as ceiling_table
 from bench.sustained import sustained
 from bench.wallboard import WallboardFailed, wallboard
 from bench.wave import WaveShape
@@ -47,7 +50,7 @@ from bench.workload import Workload
 
 SECRET = "bench-callback-secret"
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("isolated", "ingest", "sustained", "wallboard", "fanout", "hostile")
+SECTIONS = ("isolated", "ingest", "sustained", "ceiling", "wallboard", "fanout", "hostile")
 PEERS = ("nchan",)
 
 
@@ -76,6 +79,9 @@ class Config:
     peer: str | None = None
     peer_steps: tuple[int, ...] = (1000, 5000, 10000)
     peer_rounds: int = 1
+    ceiling_clients: tuple[int, ...] = (1000, 2500, 5000, 10000)
+    ceiling_rates: tuple[float, ...] = (2000.0, 4000.0, 8000.0, 16000.0, 24000.0, 32000.0)
+    ceiling_s: float = 5.0
 
 
 FULL = Config(sections=SECTIONS, iso_events=1000, listeners=10, echo_concurrency=8, ingest_step_s=2.0,
@@ -84,7 +90,8 @@ FULL = Config(sections=SECTIONS, iso_events=1000, listeners=10, echo_concurrency
               queues=500, clients=1000, probes=5, duration_s=20.0, batch=50, queues_per_client=10, window_ms=500,
               fanout_steps=(1000, 2500, 5000, 10000), fanout_hold_s=4.0, fanout_bound_ms=1000.0,
               wallboard_rate=1500.0, wallboard_s=4.0)
-QUICK = Config(sections=SECTIONS, iso_events=300, listeners=5, echo_concurrency=8, ingest_step_s=1.0,
+QUICK = Config(sections=tuple(s for s in SECTIONS if s != "ceiling"), iso_events=300, listeners=5,
+               echo_concurrency=8, ingest_step_s=1.0,
                single_steps=(1, 2, 4, 8, 16), batch_steps=((1, 10), (1, 25), (1, 50), (1, 100)), rate=1000.0,
                queues=200,
                clients=200, probes=3, duration_s=6.0, batch=50, queues_per_client=10, window_ms=500,
@@ -133,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, help="envelopes per sustained callback (full: 50)")
     p.add_argument("--window-ms", type=int, help="QC_AGGREGATE_MS of the sustained/fan-out proxy (full: 500)")
     p.add_argument("--fanout-steps", type=_ints, help="client counts to step through (full: 1000,2500,5000,10000)")
+    p.add_argument("--ceiling-clients", type=_ints,
+                   help="ceiling section: client counts (full: 1000,2500,5000,10000)")
+    p.add_argument("--ceiling-rates", type=lambda t: tuple(float(x) for x in t.split(",") if x.strip()),
+                   help="ceiling section: events/s stepped up per client count (full: 2000,4000,...,32000)")
+    p.add_argument("--ceiling-s", type=float, help="ceiling section: seconds of load per cell (full: 5)")
     p.add_argument("--peer", choices=PEERS,
                    help="also run the fan-out workload (N subscribers, 20 messages 200 ms apart) against this peer "
                         "in the same run; nchan needs nginx + libnginx-mod-nchan (skipped with the reason if absent)")
@@ -158,7 +170,9 @@ def configure(args: argparse.Namespace) -> Config:
                      ("duration", "duration_s"), ("batch", "batch"), ("window_ms", "window_ms"),
                      ("fanout_steps", "fanout_steps"), ("ingest_step_s", "ingest_step_s"),
                      ("wallboard_rate", "wallboard_rate"), ("wallboard_duration", "wallboard_s"),
-                     ("peer", "peer"), ("peer_steps", "peer_steps"), ("peer_rounds", "peer_rounds")):
+                     ("peer", "peer"), ("peer_steps", "peer_steps"), ("peer_rounds", "peer_rounds"),
+                     ("ceiling_clients", "ceiling_clients"), ("ceiling_rates", "ceiling_rates"),
+                     ("ceiling_s", "ceiling_s")):
         if getattr(args, arg) is not None:
             over[key] = getattr(args, arg)
     if args.sections:
@@ -226,6 +240,13 @@ async def run_sections(cfg: Config, results: dict[str, Any], series: report.Seri
         s = sus.report
         say(f"sustained: staleness p99 {s['staleness_ms']['p99']:.0f} ms, converged "
             f"{s['converged_clients']}/{s['clients']}, proxy CPU {s['proxy_cpu_percent']} %")
+    if "ceiling" in cfg.sections:
+        say(f"ceiling: clients {','.join(map(str, cfg.ceiling_clients))} x events/s "
+            f"{','.join(f'{r:.0f}' for r in cfg.ceiling_rates)} (stepped up until not held), {cfg.ceiling_s:.0f}s each")
+        results["ceiling"] = await ceiling_table(
+            secret=SECRET, client_steps=cfg.ceiling_clients, rates=cfg.ceiling_rates, queues=cfg.queues,
+            probes=cfg.probes, seconds=cfg.ceiling_s, batch=cfg.batch, window_ms=cfg.window_ms,
+            queues_per_client=cfg.queues_per_client)
     if "wallboard" in cfg.sections:
         results["wallboard"] = await wallboard_section(cfg)
     if "fanout" in cfg.sections and cfg.fanout_steps:

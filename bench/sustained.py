@@ -32,7 +32,7 @@ from bench.clients import Poster, StreamClient, frame_decoder, host_port
 from bench.http1 import Event
 from bench.messages import Message
 from bench.peer import Lines
-from bench.procs import ROOT, Child
+from bench.procs import ROOT, Child, start_proxy
 from bench.progress import say
 from bench.sampler import Sampler
 from bench.stats import summary_ms
@@ -310,3 +310,62 @@ class StateHolder:
             if process.returncode is None:
                 process.kill()
                 await process.wait()
+
+
+async def ceiling(*, secret: str, client_steps: tuple[int, ...], rates: tuple[float, ...], queues: int, probes: int,
+                  seconds: float, batch: int, window_ms: int, queues_per_client: int,
+                  bound_ms: float = 1000.0) -> dict[str, Any]:
+    """The ceiling table (issue 16): for each client count, the event rate stepped up (a fresh proxy and a
+    short sustained run each) until one is not held; held = every client exact, no failed callback or refused
+    client, ≥ 95 % of the rate achieved and staleness p99 ≤ ``bound_ms``. Returns every cell and, per client
+    count, the largest rate held (None: not even the first)."""
+    cells: list[dict[str, Any]] = []
+    largest: dict[int, float | None] = {}
+    for n in client_steps:
+        largest[n] = None
+        for rate in rates:
+            proxy = start_proxy(secret=secret, aggregate_ms=window_ms, max_clients=max(20_000, 2 * n))
+            try:
+                run = await sustained(proxy, secret=secret, rate=rate, queues=queues, clients=n, probes=probes,
+                                      seconds=seconds, batch=batch, window_ms=window_ms,
+                                      queues_per_client=queues_per_client, quiet=True)
+            finally:
+                proxy.stop()
+            r = run.report
+            p99 = r["staleness_ms"]["p99"]
+            why = [text for bad, text in (
+                (not r["converged"], f"converged {r['converged_clients']}/{n}"),
+                (r["failed_callbacks"] > 0, f"{r['failed_callbacks']} failed callbacks"),
+                (r["refused_clients"] > 0, f"{r['refused_clients']} refused"),
+                (r["achieved_events_per_s"] < 0.95 * rate,
+                 f"achieved {r['achieved_events_per_s']:.0f}/s (bench process CPU {r['harness_cpu_percent']} %)"),
+                (not p99 <= bound_ms, f"staleness p99 {p99:.0f} ms")) if bad]
+            cell = {"clients": n, "rate": rate, "held": not why, "why_not": "; ".join(why),
+                    "staleness_p99_ms": p99, "achieved_events_per_s": r["achieved_events_per_s"],
+                    "proxy_cpu_percent": r["proxy_cpu_percent"], "harness_cpu_percent": r["harness_cpu_percent"],
+                    "converged": r["converged"]}
+            cells.append(cell)
+            say(f"  ceiling: {n:>6} clients {rate:>7.0f} events/s  staleness p99 {p99:.0f} ms  proxy CPU "
+                f"{r['proxy_cpu_percent']} %  " + ("held" if not why else "NOT held: " + cell["why_not"]))
+            if why:
+                break
+            largest[n] = rate
+    return {"bound_ms": bound_ms, "queues": queues, "queues_per_client": queues_per_client, "seconds": seconds,
+            "window_ms": window_ms, "cells": cells, "largest": {str(n): v for n, v in largest.items()}}
+
+
+def ceiling_markdown(result: dict[str, Any]) -> list[str]:
+    """The ceiling table for the report."""
+    out = [f"## Ceiling: the largest (events/s, clients) held with staleness p99 ≤ {result['bound_ms']:.0f} ms", "",
+           f"{result['queues']} queues, each client watching {result['queues_per_client']}, window "
+           f"{result['window_ms']} ms, {result['seconds']} s per cell, a fresh proxy per cell; held = every client "
+           "exact, no failed callback or refused client, ≥ 95 % of the rate achieved.", "",
+           "| clients | largest rate held | staleness p99 there | next rate: why not |", "|---|---|---|---|"]
+    for n, rate in result["largest"].items():
+        cells = [c for c in result["cells"] if str(c["clients"]) == n]
+        held = [c for c in cells if c["held"]]
+        failed = [c for c in cells if not c["held"]]
+        there = f"{held[-1]['staleness_p99_ms']:.0f} ms" if held else "—"
+        next_step = f"{failed[0]['rate']:,.0f}/s: {failed[0]['why_not']}" if failed else "all steps held"
+        out.append(f"| {int(n):,} | {f'{rate:,.0f} events/s' if rate else 'none'} | {there} | {next_step} |")
+    return [*out, ""]
