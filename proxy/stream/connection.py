@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import struct
 from http import HTTPStatus
+from typing import NamedTuple
 
 import h11
 import trio
@@ -34,6 +36,43 @@ MAX_HEAD = 16 * 1024
 MAX_INBOUND_AFTER_HEAD = 64 * 1024
 LAST_CHUNK = b"0\r\n\r\n"
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+#: A plain request head, as a browser or EventSource sends it: a strict subset of what h11 accepts (token
+#: method, visible-ASCII target, HTTP/1.0 or 1.1, token names, visible-ASCII values with inner SP/HTAB).
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_VALUE = rb"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?"
+_PLAIN_HEAD = re.compile(b"(" + _TOKEN + b")"
+                         + rb" ([\x21-\x7e]+) HTTP/1\.([01])\r\n((?:" + _TOKEN + rb":[ \t]*" + _VALUE
+                         + rb"[ \t]*\r\n)*)\r\n")
+_PLAIN_FIELD = re.compile(rb"([^:]+):[ \t]*([^\r]*?)[ \t]*\r\n")
+
+
+class _Request(NamedTuple):
+    """What the stream path reads of a request head (the fields of ``h11.Request`` it uses)."""
+
+    method: bytes
+    target: bytes
+    http_version: bytes
+    headers: list[tuple[bytes, bytes]]
+
+
+def parse_plain_head(received: bytes) -> _Request | None:
+    """The request of a plain head without h11 (a third of a new stream's CPU went to h11's parse), or None
+    when the head is anything else — incomplete, unusual or malformed — and h11 must judge it: obs-fold,
+    control or non-ASCII bytes, a body framing header, no single ``Host`` in HTTP/1.1."""
+    match = _PLAIN_HEAD.match(received)
+    if match is None or match.end() > MAX_HEAD:
+        return None
+    version = b"1.1" if match[3] == b"1" else b"1.0"
+    headers = [(name.lower(), value) for name, value in _PLAIN_FIELD.findall(match[4])]
+    hosts = 0
+    for name, _ in headers:
+        if name == b"host":
+            hosts += 1
+        elif name in (b"content-length", b"transfer-encoding"):
+            return None
+    if hosts > 1 or (hosts == 0 and version == b"1.1"):
+        return None
+    return _Request(match[1], match[2], version, headers)
 
 
 class StreamConnections:
@@ -44,13 +83,13 @@ class StreamConnections:
         self._cors = cors
         self._heads: dict[tuple[bytes, tuple[tuple[str, str], ...]], bytes] = {}
 
-    def _head(self, conn: h11.Connection, version: bytes, headers: list[tuple[str, str]]) -> bytes:
+    def _head(self, received: bytes, version: bytes, headers: list[tuple[str, str]]) -> bytes:
         """The 200 head h11 writes for these headers: the same bytes for every client of one origin, so it
         is written once per (HTTP version, header set) and reused (at most 256 kept)."""
         key = (version, tuple(headers))
         head = self._heads.get(key)
         if head is None:
-            head = conn.send(h11.Response(status_code=200, reason=b"OK", headers=headers))
+            head = _replying(received).send(h11.Response(status_code=200, reason=b"OK", headers=headers))
             assert head is not None
             if len(self._heads) >= 256:
                 self._heads.clear()
@@ -69,19 +108,22 @@ class StreamConnections:
                 await stream.aclose()
 
     async def _serve(self, stream: trio.SocketStream, received: bytes, deadline: float) -> None:
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-        conn.receive_data(received)
-        try:
-            event = conn.next_event()  # the front read the whole head: no wait, no cancel scope
-            request = event if isinstance(event, h11.Request) else None
-            if request is None and event is h11.NEED_DATA:
-                with trio.move_on_at(deadline):
-                    request = await _read_request(conn, stream)
-        except h11.RemoteProtocolError as exc:
-            await _send_error(stream, exc.error_status_hint)
-            return
-        if request is None:
-            return  # the head did not arrive in time: cut, as a slow head is
+        request: _Request | h11.Request | None = parse_plain_head(received)
+        if request is None:  # not a plain head: h11 judges it (and waits for the rest of an incomplete one)
+            conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+            conn.receive_data(received)
+            try:
+                event = conn.next_event()  # the front read the whole head: no wait, no cancel scope
+                request = event if isinstance(event, h11.Request) else None
+                if request is None and event is h11.NEED_DATA:
+                    with trio.move_on_at(deadline):
+                        request = await _read_request(conn, stream)
+            except h11.RemoteProtocolError as exc:
+                await _send_error(stream, exc.error_status_hint)
+                return
+            if request is None:
+                return  # the head did not arrive in time: cut, as a slow head is
+            received = _head_bytes(request)
         rt = self._rt
         settings = rt.settings
         query = request.target.decode("latin-1").partition("?")[2]  # the front checked the path
@@ -92,16 +134,15 @@ class StreamConnections:
                          lambda only: SocketSubscriber(fd=sock.fileno(), capacity=settings.client_buffer,
                                                        stall_s=settings.client_stall_s, only=only, chunked=chunked))
         if isinstance(decision, Refusal):
-            head = conn.send(h11.Response(status_code=decision.status, reason=HTTPStatus(decision.status).phrase,
-                                          headers=[
+            head = _replying(received).send(h11.Response(
+                status_code=decision.status, reason=HTTPStatus(decision.status).phrase, headers=[
                 *decision.headers, ("Content-Length", str(len(decision.body))), ("Connection", "close")]))
             assert head is not None
             await _send_and_close(stream, head + decision.body)
             return
         subscriber = decision.subscriber
         assert isinstance(subscriber, SocketSubscriber)
-        head = self._head(conn, request.http_version, decision.headers)
-        del conn  # its buffers are not needed for the body
+        head = self._head(received, request.http_version, decision.headers)
         rt.metrics.clients.inc()
         try:
             reason = await _pump(stream, subscriber, head, retry_ms=settings.retry_ms, stall_s=settings.client_stall_s)
@@ -110,6 +151,22 @@ class StreamConnections:
             rt.metrics.clients.dec()
         subscriber.close(reason)
         rt.metrics.disconnects.labels(subscriber.closed_reason or reason).inc()
+
+
+def _replying(received: bytes) -> h11.Connection:
+    """An h11 connection that has read the request head ``received``, ready to write its response."""
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+    conn.receive_data(received)
+    event = conn.next_event()
+    assert isinstance(event, h11.Request), event
+    return conn
+
+
+def _head_bytes(request: h11.Request) -> bytes:
+    """A request h11 parsed, as a plain head again (h11 normalised it), for :func:`_replying`."""
+    lines = [b"%s %s HTTP/%s" % (request.method, request.target, request.http_version)]
+    lines += [b"%s: %s" % (name, value) for name, value in request.headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
 async def _read_request(conn: h11.Connection, stream: trio.SocketStream) -> h11.Request | None:
