@@ -105,7 +105,7 @@ def test_a_wave_keeps_one_render_pass_per_animation_frame_and_no_long_task(
     result = page.evaluate(RESULT_JS)
 
     assert sent.failed_callbacks == 0, sent
-    assert result["applied"] >= 50, result  # frames really arrived during the wave
+    assert result["applied"] >= 20, result  # frames really arrived during the wave (~100 on a quiet machine)
     assert result["passes"] <= result["frames"] + 1, result  # never more passes than animation frames
     assert result["distinctStamps"] == result["stamps"], result  # no animation frame ran two passes
     assert result["passes"] < result["applied"], result  # bursts of frames cost one pass
