@@ -35,7 +35,9 @@ def _measure(cdp: Any) -> tuple[float, int, int]:
 
 
 def test_an_hour_of_frames_does_not_grow_the_page(proxy_factory: Callable[..., ProxyHandle], context: Any) -> None:
-    proxy = proxy_factory(aggregate_ms=0)
+    # every post one frame, and none coalesced into another even when the page (or a loaded machine) lags:
+    # the test counts the frames the page applied
+    proxy = proxy_factory(aggregate_ms=0, client_buffer=HOUR_OF_FRAMES + WARM_UP)
     names = [f"Queue {i:02d}" for i in range(QUEUES)]
     proxy.post([queue_state(f"q{i:02d}", names[i], waiting=1) for i in range(QUEUES)])
     page = context.new_page()
