@@ -126,11 +126,8 @@ async def test_a_token_expiring_mid_stream_ends_the_stream_at_its_exp(http: http
     async with http.stream("GET", "/dashboard-stream", params={"access_token": token}) as r:
         assert r.status_code == 200
         with trio.fail_after(exp - time.time() + 3):
-            try:
-                async for chunk in r.aiter_bytes():
-                    body += chunk
-            except httpx.RemoteProtocolError:
-                pass  # the socket path closes without the last chunk; either way the stream is over
+            async for chunk in r.aiter_bytes():  # a clean end of the chunked body, not a cut connection
+                body += chunk
         ended = time.time()
     assert b"event: snapshot" in body
     assert exp - 0.05 <= ended <= exp + 1.5

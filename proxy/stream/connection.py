@@ -225,6 +225,9 @@ async def _pump(stream: trio.SocketStream, sub: SocketSubscriber, head: bytes, *
                 await stream.send_all(last)
         elif closed.reason == "stalled":
             _abort(stream.socket)
+        elif sub.chunked:  # e.g. "expired" (a viewer token's exp): a clean end, the client reconnects
+            with trio.move_on_after(1):
+                await stream.send_all(LAST_CHUNK)
         return closed.reason
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         return "client"
