@@ -219,15 +219,18 @@ async def _pump(stream: trio.SocketStream, sub: SocketSubscriber, head: bytes, *
             if inbound > MAX_INBOUND_AFTER_HEAD:
                 return "client"
     except SubscriberClosed as closed:
-        if closed.reason == "shutdown":  # a last, jittered retry so reconnects spread; then the body's end
-            last = frame(encode_retry(shutdown_retry_ms(retry_ms))) + (LAST_CHUNK if sub.chunked else b"")
-            with trio.move_on_after(1):
-                await stream.send_all(last)
-        elif closed.reason == "stalled":
+        if closed.reason == "stalled":
             _abort(stream.socket)
-        elif sub.chunked:  # e.g. "expired" (a viewer token's exp): a clean end, the client reconnects
+            return closed.reason
+        last = LAST_CHUNK if sub.chunked else b""  # e.g. "expired" (a viewer token's exp): a clean end
+        if closed.reason == "shutdown":  # a last, jittered retry so reconnects spread; then the body's end
+            last = frame(encode_retry(shutdown_retry_ms(retry_ms))) + last
+        if last:
             with trio.move_on_after(1):
-                await stream.send_all(LAST_CHUNK)
+                try:
+                    await stream.send_all(last)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    pass  # the client left meanwhile: nothing to end
         return closed.reason
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         return "client"
