@@ -46,10 +46,11 @@ class Connection:
         self.send.close()
 
     def offer(self, text: str) -> bool:
-        """Queue a frame without waiting; False when the socket is closing or its buffer is full."""
+        """Queue a frame without waiting; False when the socket is closing or gone (its writer ended: the
+        peer vanished, e.g. a SIGKILLed proxy, before the connection was unregistered) or its buffer is full."""
         try:
             self.send.send_nowait(text)
-        except (trio.WouldBlock, trio.ClosedResourceError):
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
             return False
         return True
 

@@ -9,6 +9,8 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
+from simulator.notifications import Connection
+
 from .conftest import Sim, StartSim
 from .consumer import ROUTING_API, Consumer, without
 from .wsutil import new_channel, next_json
@@ -166,3 +168,13 @@ async def test_socket_side_subscribe_is_acknowledged(sim: Sim) -> None:
             )
         )
         assert await next_json(ws) == {"result": "200", "status": "subscribed", "correlationId": "c1"}
+
+
+def test_offering_to_a_socket_whose_writer_is_gone_is_false_not_a_crash() -> None:
+    """A proxy SIGKILLed mid-wave: its socket's writer ended before the connection was unregistered.
+    Found by the cluster test (the simulator's flush loop died with BrokenResourceError)."""
+    send, receive = trio.open_memory_channel[str](4)
+    connection = Connection(send)
+    assert connection.offer("a")
+    receive.close()
+    assert connection.offer("b") is False
