@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from collections.abc import Callable, Coroutine
 
 import httpx
@@ -310,3 +311,38 @@ async def test_hundred_concurrent_401s_cause_one_new_token(autojump_clock: trio.
                 nursery.start_soon(call)
     assert statuses == [200] * 100
     assert login.requests == 2
+
+
+class LateStore:
+    """A cluster store in the interleaving that cost a second token request: the first look finds nothing,
+    then the instance that held the lock stores its token and lets go, and this one takes the lock."""
+
+    def __init__(self) -> None:
+        self.loads = 0
+        self.unlocked = False
+
+    async def load(self) -> tuple[str, float, float] | None:
+        self.loads += 1
+        if self.loads == 1:
+            return None
+        return ("tok-from-peer", time.time() - 1, time.time() + 3600)
+
+    async def save(self, value: str, issued_at: float, expires_at: float) -> None:
+        raise AssertionError("nothing to save: the peer's token was there")
+
+    async def lock(self, ttl_s: float) -> bool:
+        return True
+
+    async def unlock(self) -> None:
+        self.unlocked = True
+
+
+async def test_a_token_stored_between_the_look_and_the_lock_is_adopted_not_requested_again() -> None:
+    login = FakeLogin()
+    store = LateStore()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(login))
+    tokens = TokenManager(http=http, token_url=TOKEN_URL, client_id="cid", client_secret=Secret(SECRET),
+                          store=store)
+    async with http:
+        assert (await tokens.token()).value == "tok-from-peer"
+    assert login.requests == 0 and tokens.shared == 1 and store.unlocked

@@ -225,6 +225,11 @@ class TokenManager:
                 return await self._fetch()
             if locked:
                 try:
+                    # the holder before us may have stored its token and let go of the lock between our look
+                    # at the store and our taking the lock: look again before asking the platform
+                    shared = await self._shared(old)
+                    if shared is not None:
+                        return shared
                     new = await self._fetch()
                     with contextlib.suppress(StoreUnavailable):
                         wall = self._wall()
