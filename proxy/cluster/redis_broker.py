@@ -236,11 +236,14 @@ class RedisBroker:
                 if need_load:
                     await self._load()
                     need_load = False
-                self._set_attached(True)
+                    self._set_attached(True)  # Redis answered
                 if not started:
                     started = True
                     task_status.started()
                 await self._read_once()
+                # attached only once Redis has answered: set before the read, a retry during an outage
+                # reported "attached" for as long as its connection attempt took (up to 2 s)
+                self._set_attached(True)
                 backoff.reset()
             except _Resync:
                 self.resyncs += 1
